@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
+DEMO_DIR ?= demo-output
+
+.PHONY: demo test install install-dev bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+install-dev: $(DEV_STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(DEMO_DIR)
+	$(VENV)/bin/acam capture --out $(DEMO_DIR)/session.h5 --duration 10 --scenario indoor --sources clapping:walk,whistling --seed 1 --overwrite
+	$(VENV)/bin/acam info $(DEMO_DIR)/session.h5
+	@echo "demo: session written to $(DEMO_DIR)/session.h5"
+
+test: $(DEV_STAMP)
+	$(PY) -m pytest -q tests
+
+bench: $(DEV_STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info $(DEMO_DIR)

@@ -1,0 +1,166 @@
+"""The ``acam`` command line. Every command has ``--help``; bad input ends with a one-line
+error on stderr and exit status 2."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import AcamError
+
+
+class _Group(click.Group):
+    def main(self, *args, **kwargs):
+        kwargs.setdefault("standalone_mode", True)
+        try:
+            return super().main(*args, standalone_mode=False, **{k: v for k, v in kwargs.items() if k != "standalone_mode"})
+        except AcamError as exc:
+            click.echo(f"acam: error: {exc}", err=True)
+            sys.exit(2)
+        except click.exceptions.Abort:
+            click.echo("acam: aborted", err=True)
+            sys.exit(130)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="acam")
+def main():
+    """acam: the open acoustic camera toolkit."""
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return ""
+
+
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Session file to write (.h5).")
+@click.option("--duration", default=10.0, show_default=True, type=float, help="Seconds to record.")
+@click.option("--scenario", default="anechoic", show_default=True, type=click.Choice(["anechoic", "indoor", "outdoor"]), help="Simulated recording place.")
+@click.option("--sources", default="clapping:walk", show_default=True,
+              help="Comma-separated sources LABEL[:static|:walk][@X,Y,Z] (metres, array frame: x right, y down, z forward).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed: equal seeds give identical sessions.")
+@click.option("--rate", default=12000.0, show_default=True, type=float, help="Audio sample rate in Hz (12288 is the recorded DualCam rate).")
+@click.option("--fps", default=12.0, show_default=True, type=float, help="Video frame rate.")
+@click.option("--geometry", default="dualcam128", show_default=True, help="Array preset (dualcam128, uma16) or Acoular XML file.")
+@click.option("--no-noise", is_flag=True, help="Leave out background, wind and sensor noise.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def capture(out, duration, scenario, sources, seed, rate, fps, geometry, no_noise, overwrite, quiet):
+    """Record a session. With no device named, records from the simulated DualCam.
+
+    The file is written as it goes and flushed every second: Ctrl-C or SIGTERM stop the
+    capture and close the file cleanly; even a killed capture leaves every flushed second.
+    """
+    from tqdm import tqdm
+
+    from .geometry import load_geometry
+    from .simulator import SimConfig, simulate_to_file
+    from .trajectories import parse_sources
+
+    if out.exists() and not overwrite:
+        raise AcamError(f"{out}: file exists (pass --overwrite to replace it)")
+    cfg = SimConfig(scenario=scenario, duration=duration, sample_freq=rate, video_fps=fps,
+                    sources=parse_sources(sources), seed=seed, geometry=load_geometry(geometry), noise=not no_noise)
+    # The handlers only raise a flag that the capture loop checks between seconds: an exception
+    # thrown from a signal handler can land in a callback that swallows it (seen in weakref
+    # cleanup), and then Ctrl-C would be lost. Installing SIGINT also overrides an 'ignore'
+    # inherited from a shell that started us in the background.
+    stop: dict = {"reason": None}
+
+    def on_signal(signum, frame):
+        stop["reason"] = signal.Signals(signum).name
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    bar = tqdm(total=round(duration * rate), unit="sample", unit_scale=True, disable=quiet, desc="capture", file=sys.stderr)
+
+    def progress(done, total):
+        bar.update(done - bar.n)
+
+    try:
+        summary = simulate_to_file(cfg, out, overwrite=overwrite, progress=progress, should_stop=lambda: stop["reason"])
+    finally:
+        bar.close()
+    if summary["stopped_by"]:
+        click.echo(f"acam: capture stopped by {summary['stopped_by']} after {summary['duration_s']:.2f} s; "
+                   f"{out} closed cleanly", err=True)
+        sys.exit(128 + int(signal.Signals[summary["stopped_by"]]))
+    click.echo(
+        f"wrote {out}: {summary['duration_s']:.2f} s, {summary['samples']} samples x {cfg.geometry.n_mics} channels "
+        f"at {rate:g} Hz, {summary['frames']} frames at {fps:g} fps, {_human_bytes(out.stat().st_size)}; "
+        f"simulated in {summary['wall_s']:.1f} s ({summary['realtime_factor']:.1f}x real time)"
+    )
+
+
+@main.command()
+@click.argument("session", type=click.Path(path_type=Path))
+def info(session):
+    """Print a readable summary of a session file."""
+    from .session import open_session
+
+    with open_session(session) as s:
+        md = s.metadata
+        good = s.geometry.good.sum()
+        bad = np.flatnonzero(s.geometry.bad).tolist()
+        lines = [
+            f"file:        {session} ({_human_bytes(session.stat().st_size)})",
+            f"schema:      acam-session v{s.schema_version}, written by acam {md.get('software_version', '?')} at {md.get('created_utc', '?')}",
+            f"closed:      {'cleanly' if s.closed_cleanly else 'NOT cleanly (writer died; every flushed second is readable)'}; stop reason: {s.stop_reason}",
+            f"device:      {md.get('device', '')}",
+            f"scenario:    {md.get('scenario', '')}    label: {md.get('label', '')}    subject: {md.get('subject', '')}",
+            f"audio:       {s.duration:.3f} s, {s.n_samples} samples x {s.n_channels} channels at {s.sample_freq:g} Hz, float32 "
+            f"({_human_bytes(s.n_samples * s.n_channels * 4)} raw)",
+            f"array:       {s.geometry.name}, {s.n_channels} mics, {good} good, aperture {s.geometry.aperture:.3f} m; bad mics: {bad if bad else 'none'}",
+            f"audio gaps:  {len(s.audio_gaps)} ({int(s.audio_gaps[:, 1].sum()) if len(s.audio_gaps) else 0} samples lost)",
+            f"video:       {s.n_frames} frames {s.camera.width}x{s.camera.height} at {s.video_fps:g} fps "
+            f"(first at sample {int(s.frame_sample_index[0]) if s.n_frames else '-'})",
+            f"camera:      fx={s.camera.fx:.1f} fy={s.camera.fy:.1f} cx={s.camera.cx:.1f} cy={s.camera.cy:.1f}, "
+            f"at {np.round(s.camera.position, 3).tolist()} m in the array frame",
+        ]
+        if s.truth is not None:
+            t = s.truth
+            lines.append(f"truth:       {len(t.labels)} source(s): " + ", ".join(
+                f"{lab} (visible {100 * t.visible[:, j].mean():.0f}% / active {100 * t.active[:, j].mean():.0f}% of frames)"
+                for j, lab in enumerate(t.labels)))
+        else:
+            lines.append("truth:       none (not a simulated session)")
+    click.echo("\n".join(lines))
+
+
+@main.group()
+def array():
+    """Array layouts: design the optimized DualCam layout, compare PSL."""
+
+
+@array.command("design")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory for the XML layout and JSON design record.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--iterations", default=None, type=int, help="Optimizer iterations (default: the shipped design's).")
+@click.option("--n-mics", default=128, show_default=True, type=int)
+def array_design(out_dir, seed, iterations, n_mics):
+    """Run the seeded PSL optimizer that produced the dualcam128 layout."""
+    from . import array_design as ad
+
+    argv = ["--out", str(out_dir), "--seed", str(seed), "--n-mics", str(n_mics)]
+    if iterations is not None:
+        argv += ["--iterations", str(iterations)]
+    ad.main(argv)
+
+
+import numpy as np  # noqa: E402  (after the CLI definitions: keeps `acam --help` quick to read)
+
+if __name__ == "__main__":
+    main()

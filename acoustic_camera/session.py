@@ -1,0 +1,440 @@
+"""The session file (HDF5, schema v1): one recording of an acoustic camera, real or simulated.
+
+Layout (see README "Session file"):
+
+    /time_data              float32 (samples, channels), attr sample_freq   <- Acoular's TimeSamples layout
+    /audio_gaps             int64 (K, 2): start sample, length of each gap (lost audio, zero-filled)
+    /video/frames           uint8 (frames, H, W, 3) RGB, one gzip chunk per frame
+    /video/sample_index     int64 (frames,): the frame's timestamp on the audio clock (sample index)
+    /video/time             float64 (frames,): the same in seconds (sample_index / sample_freq)
+    /array/positions        float64 (channels, 3) microphone positions, array frame, metres
+    /array/names            str (channels,)
+    /array/bad              bool (channels,)
+    /camera                 attrs: width height fx fy cx cy distortion rotation translation
+    /truth/...              simulated sessions only: position, pixel, visible, active per frame and source
+    root attrs              acam_schema, acam_schema_version, software_version, device, scenario,
+                            label, subject, video_fps, created_utc, closed_cleanly, stop_reason, extra_json
+
+The writer streams with bounded memory and keeps the file readable at every moment: it writes
+in HDF5's single-writer/multiple-reader (SWMR) mode and flushes at least once per second, so a
+capture killed even by SIGKILL leaves a file holding every flushed second. ``closed_cleanly``
+is set only after the writer has closed the file normally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from . import __version__
+from .camera import Camera
+from .errors import AcamError, SessionFormatError
+from .geometry import ArrayGeometry
+
+SCHEMA_NAME = "acam-session"
+SCHEMA_VERSION = 1
+AUDIO_CHUNK_ROWS = 1024
+METADATA_KEYS = ("device", "scenario", "label", "subject")
+_CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rotation", "translation")
+
+
+class SessionWriter:
+    """Streams a session to an HDF5 file.
+
+    Use as a context manager; write audio blocks with :meth:`write_audio` and video frames with
+    :meth:`write_frames` in any interleaving. Leaving the block normally closes the file cleanly;
+    leaving it by KeyboardInterrupt also closes cleanly with the reason recorded; any other
+    exception closes the file without the clean flag. ``n_samples``/``n_frames`` stay readable
+    after closing.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        sample_freq: float,
+        geometry: ArrayGeometry,
+        camera: Camera,
+        video_fps: float,
+        metadata: dict | None = None,
+        source_labels: tuple[str, ...] | None = None,
+        overwrite: bool = False,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise AcamError(f"{self.path}: file exists (pass --overwrite / overwrite=True to replace it)")
+        if sample_freq <= 0 or video_fps <= 0:
+            raise AcamError("sample_freq and video_fps must be positive")
+        if self.path.exists():
+            self.path.unlink()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.sample_freq = float(sample_freq)
+        self.n_channels = geometry.n_mics
+        self.flush_interval = flush_interval
+        md = dict(metadata or {})
+        f = h5py.File(self.path, "w", libver="latest")
+        self._f = f
+        a = f.attrs
+        a["acam_schema"] = SCHEMA_NAME
+        a["acam_schema_version"] = SCHEMA_VERSION
+        a["software_version"] = __version__
+        a["created_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        a["video_fps"] = float(video_fps)
+        for k in METADATA_KEYS:
+            a[k] = str(md.pop(k, ""))
+        a["extra_json"] = json.dumps(md, sort_keys=True, default=str)
+        a["closed_cleanly"] = 0  # an integer: PyTables (Acoular) warns on HDF5 booleans
+        a["stop_reason"] = "still writing, or the writer died"
+
+        c = self.n_channels
+        self._audio = f.create_dataset(
+            "time_data", shape=(0, c), maxshape=(None, c), dtype="float32", chunks=(AUDIO_CHUNK_ROWS, c)
+        )
+        self._audio.attrs["sample_freq"] = self.sample_freq
+        self._gaps = f.create_dataset("audio_gaps", shape=(0, 2), maxshape=(None, 2), dtype="int64", chunks=(256, 2))
+
+        g = f.create_group("array")
+        g.create_dataset("positions", data=geometry.positions)
+        g.create_dataset("names", data=np.array(geometry.names, dtype=h5py.string_dtype()))
+        g.create_dataset("bad", data=geometry.bad)
+        g.attrs["name"] = geometry.name
+
+        cam = f.create_group("camera")
+        for k, v in camera.to_dict().items():
+            cam.attrs[k] = v
+        h, w = camera.height, camera.width
+        v = f.create_group("video")
+        self._frames = v.create_dataset(
+            "frames", shape=(0, h, w, 3), maxshape=(None, h, w, 3), dtype="uint8",
+            chunks=(1, h, w, 3), compression="gzip", compression_opts=1,
+        )
+        self._frames.attrs["color_order"] = "RGB"
+        self._fsi = v.create_dataset("sample_index", shape=(0,), maxshape=(None,), dtype="int64", chunks=(4096,))
+        self._ft = v.create_dataset("time", shape=(0,), maxshape=(None,), dtype="float64", chunks=(4096,))
+
+        self._truth = None
+        if source_labels is not None:
+            s = len(source_labels)
+            t = f.create_group("truth")
+            t.attrs["labels"] = np.array(source_labels, dtype=h5py.string_dtype())
+            t.attrs["scenario"] = a["scenario"]
+            t.attrs["frame"] = "array frame: x right, y down, z along the array normal, metres"
+
+            def mk(name, tail, dtype):
+                return t.create_dataset(name, shape=(0, s, *tail), maxshape=(None, s, *tail), dtype=dtype,
+                                        chunks=(256, s, *tail))
+
+            self._truth = {
+                "position": mk("position", (3,), "float64"),
+                "pixel": mk("pixel", (2,), "float64"),
+                "visible": mk("visible", (), "bool"),
+                "active": mk("active", (), "bool"),
+            }
+        # From here on the file is always consistent on disk for readers (and after a crash).
+        f.swmr_mode = True
+        self._last_flush = time.monotonic()
+        self._unflushed = 0
+        self._closed = False
+
+    # -- writing ---------------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self._final[0] if self._closed else self._audio.shape[0]
+
+    @property
+    def n_frames(self) -> int:
+        return self._final[1] if self._closed else self._frames.shape[0]
+
+    @staticmethod
+    def _append(ds, data) -> None:
+        n = ds.shape[0]
+        ds.resize(n + len(data), axis=0)
+        ds[n:] = data
+
+    def write_audio(self, block: np.ndarray) -> None:
+        """Append (n, channels) samples (converted to float32)."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.n_channels:
+            raise AcamError(f"{self.path}: audio block must have shape (n, {self.n_channels}), got {block.shape}")
+        self._append(self._audio, block)
+        self._unflushed += len(block)
+        self._maybe_flush()
+
+    def write_gap(self, start: int, length: int) -> None:
+        """Record lost audio: `length` samples starting at sample `start` (already zero-filled)."""
+        self._append(self._gaps, np.array([[start, length]], dtype=np.int64))
+
+    def write_frames(self, frames: np.ndarray, sample_index: np.ndarray, truth: dict | None = None) -> None:
+        """Append video frames (k, H, W, 3) uint8 RGB with their audio-clock sample indices (k,),
+        and, for simulated sessions, their ground truth: a dict of arrays with a leading k axis
+        (position (k,S,3), pixel (k,S,2), visible (k,S), active (k,S))."""
+        frames = np.asarray(frames)
+        sample_index = np.atleast_1d(np.asarray(sample_index, dtype=np.int64))
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.shape[1:] != self._frames.shape[1:] or frames.dtype != np.uint8:
+            raise AcamError(f"{self.path}: frames must be uint8 {self._frames.shape[1:]}, got {frames.dtype} {frames.shape[1:]}")
+        if len(sample_index) != len(frames):
+            raise AcamError(f"{self.path}: {len(frames)} frames but {len(sample_index)} timestamps")
+        if (self._truth is None) != (truth is None):
+            raise AcamError(f"{self.path}: ground truth must be given exactly when the session was opened with source labels")
+        if truth is not None:
+            for k, ds in self._truth.items():
+                self._append(ds, np.asarray(truth[k]).reshape((len(frames),) + ds.shape[1:]))
+        self._append(self._fsi, sample_index)
+        self._append(self._ft, sample_index / self.sample_freq)
+        self._append(self._frames, frames)
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if self._unflushed >= self.sample_freq * self.flush_interval or (
+            time.monotonic() - self._last_flush >= self.flush_interval
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Make everything written so far durable and visible to readers."""
+        self._f.flush()
+        self._last_flush = time.monotonic()
+        self._unflushed = 0
+
+    # -- closing ---------------------------------------------------------------------------
+    def close(self, stop_reason: str = "completed", clean: bool = True) -> None:
+        """Close the file; with ``clean`` mark it as closed cleanly, recording why it stopped."""
+        if self._closed:
+            return
+        self._final = (self._audio.shape[0], self._frames.shape[0])
+        self._closed = True
+        self._f.flush()
+        self._f.close()
+        # SWMR mode forbids attribute writes, so the clean flag goes in after a normal reopen:
+        # a writer dying in between leaves the flag False, which is the truth.
+        with h5py.File(self.path, "r+") as f:
+            f.attrs["stop_reason"] = stop_reason
+            if clean:
+                f.attrs["closed_cleanly"] = 1
+
+    def __enter__(self) -> "SessionWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.close("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted (SIGINT)")
+        else:
+            self.close(f"error: {exc_type.__name__}: {exc}", clean=False)
+        return False
+
+
+# -- reading -------------------------------------------------------------------------------
+@dataclass
+class Truth:
+    """Ground truth of a simulated session, per video frame and source."""
+
+    labels: tuple[str, ...]
+    position: np.ndarray  # (frames, S, 3) array frame, metres
+    pixel: np.ndarray  # (frames, S, 2) video pixels (u, v)
+    visible: np.ndarray  # (frames, S) inside the picture
+    active: np.ndarray  # (frames, S) sounding during the frame
+
+
+@dataclass
+class Session:
+    """An open session file. Audio is read lazily (``audio()``); use as a context manager."""
+
+    path: Path
+    file: h5py.File = field(repr=False)
+    sample_freq: float
+    n_samples: int
+    n_channels: int
+    geometry: ArrayGeometry
+    camera: Camera
+    video_fps: float
+    frame_sample_index: np.ndarray
+    metadata: dict
+    closed_cleanly: bool
+    stop_reason: str
+    schema_version: int
+    audio_gaps: np.ndarray
+    truth: Truth | None
+    opened_after_crash: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.n_samples / self.sample_freq
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frame_sample_index)
+
+    @property
+    def frame_time(self) -> np.ndarray:
+        return self.frame_sample_index / self.sample_freq
+
+    def audio(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Samples [start, stop) as float32 (n, channels)."""
+        stop = self.n_samples if stop is None else min(stop, self.n_samples)
+        return self.file["time_data"][max(start, 0):stop]
+
+    def frame(self, i: int) -> np.ndarray:
+        """Video frame i, uint8 (H, W, 3) RGB."""
+        return self.file["video/frames"][i]
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open_h5(path: Path) -> tuple[h5py.File, bool]:
+    if not path.exists():
+        raise AcamError(f"{path}: no such file")
+    if path.is_dir():
+        raise AcamError(f"{path}: is a directory, expected a session .h5 file")
+    if not h5py.is_hdf5(path):
+        raise SessionFormatError(path, "file", "an HDF5 session file", "a file that is not HDF5")
+    try:
+        return h5py.File(path, "r"), False
+    except OSError as exc:
+        msg = str(exc)
+        if "truncated" in msg:
+            raise SessionFormatError(path, "file", "a complete HDF5 file", "a truncated file (copy cut short?)") from None
+        if "already open for write" not in msg and "consistency flags" not in msg:
+            raise SessionFormatError(path, "file", "a readable HDF5 file", msg) from None
+    # A writer died without closing: SWMR read access tolerates the consistency flags it left.
+    try:
+        return h5py.File(path, "r", libver="latest", swmr=True), True
+    except OSError as exc:
+        raise SessionFormatError(path, "file", "a readable HDF5 file", str(exc)) from None
+
+
+def _dataset(f, path, name, ndim, dtype, tail=None) -> h5py.Dataset:
+    if name not in f:
+        raise SessionFormatError(path, f"/{name}", f"a dataset of {ndim} dimensions ({np.dtype(dtype).name})", "nothing")
+    ds = f[name]
+    if not isinstance(ds, h5py.Dataset):
+        raise SessionFormatError(path, f"/{name}", "a dataset", "a group")
+    if ds.ndim != ndim or (tail is not None and tuple(ds.shape[1:]) != tuple(tail)) or (
+        dtype is not None and ds.dtype != np.dtype(dtype)
+    ):
+        want = f"{np.dtype(dtype).name if dtype is not None else 'any'} with shape (n{''.join(', ' + str(t) for t in (tail or ()))})" if tail is not None else f"{ndim}-D {np.dtype(dtype).name if dtype is not None else ''}"
+        raise SessionFormatError(path, f"/{name}", want, f"{ds.dtype} {ds.shape}")
+    return ds
+
+
+def open_session(path: str | Path) -> Session:
+    """Open and validate a session file. Raises :class:`SessionFormatError` (one line naming
+    the file, the field and what was expected) when it does not follow the schema."""
+    path = Path(path)
+    f, after_crash = _open_h5(path)
+    try:
+        return _read(path, f, after_crash)
+    except BaseException:
+        f.close()
+        raise
+
+
+def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
+    a = f.attrs
+    schema = a.get("acam_schema")
+    if schema is None and "time_data" in f:
+        raise SessionFormatError(path, "root attribute acam_schema", f"'{SCHEMA_NAME}'",
+                                 "none (plain Acoular time data, not an acam session)")
+    if schema != SCHEMA_NAME:
+        raise SessionFormatError(path, "root attribute acam_schema", f"'{SCHEMA_NAME}'", repr(schema))
+    try:
+        version = int(a["acam_schema_version"])
+    except (KeyError, TypeError, ValueError):
+        raise SessionFormatError(path, "root attribute acam_schema_version", "an integer", repr(a.get("acam_schema_version"))) from None
+    if version > SCHEMA_VERSION:
+        raise SessionFormatError(path, "root attribute acam_schema_version", f"<= {SCHEMA_VERSION} (this acam is {__version__}; upgrade acam to read it)", str(version))
+    if version < 1:
+        raise SessionFormatError(path, "root attribute acam_schema_version", ">= 1", str(version))
+
+    td = _dataset(f, path, "time_data", 2, np.float32)
+    sf = td.attrs.get("sample_freq")
+    try:
+        sf = float(sf)
+    except (TypeError, ValueError):
+        raise SessionFormatError(path, "/time_data attribute sample_freq", "a positive number", repr(sf)) from None
+    if not sf > 0:
+        raise SessionFormatError(path, "/time_data attribute sample_freq", "a positive number", repr(sf))
+    n_samples, n_ch = td.shape
+
+    pos = _dataset(f, path, "array/positions", 2, None, (3,))
+    if pos.shape[0] != n_ch:
+        raise SessionFormatError(path, "/array/positions", f"{n_ch} rows, one per channel of /time_data", f"{pos.shape[0]}")
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in _dataset(f, path, "array/names", 1, None)[()]]
+    bad = _dataset(f, path, "array/bad", 1, None)[()]
+    if len(names) != n_ch or len(bad) != n_ch:
+        raise SessionFormatError(path, "/array/names, /array/bad", f"{n_ch} entries", f"{len(names)}, {len(bad)}")
+    geometry = ArrayGeometry(pos[()], tuple(names), bad.astype(bool), str(f["array"].attrs.get("name", "array")))
+
+    if "camera" not in f:
+        raise SessionFormatError(path, "/camera", "a group with the camera model", "nothing")
+    missing = [k for k in _CAMERA_KEYS if k not in f["camera"].attrs]
+    if missing:
+        raise SessionFormatError(path, "/camera attributes", ", ".join(_CAMERA_KEYS), f"missing {', '.join(missing)}")
+    try:
+        camera = Camera.from_dict({k: f["camera"].attrs[k] for k in _CAMERA_KEYS})
+    except AcamError as exc:
+        raise SessionFormatError(path, "/camera", "a valid camera model", str(exc)) from None
+
+    frames = _dataset(f, path, "video/frames", 4, np.uint8)
+    if frames.shape[1:] != (camera.height, camera.width, 3):
+        raise SessionFormatError(path, "/video/frames", f"uint8 (n, {camera.height}, {camera.width}, 3) as /camera says", str(frames.shape))
+    fsi = _dataset(f, path, "video/sample_index", 1, np.int64)[()]
+    n_frames = min(len(fsi), frames.shape[0])
+    clean = bool(a.get("closed_cleanly", False))
+    if clean and (len(fsi) != frames.shape[0]):
+        raise SessionFormatError(path, "/video/sample_index", f"{frames.shape[0]} timestamps, one per frame", str(len(fsi)))
+    fsi = fsi[:n_frames]
+    if n_frames > 1 and np.any(np.diff(fsi) <= 0):
+        raise SessionFormatError(path, "/video/sample_index", "strictly increasing sample indices", "a non-increasing sequence")
+
+    gaps = _dataset(f, path, "audio_gaps", 2, None, (2,))[()] if "audio_gaps" in f else np.zeros((0, 2), np.int64)
+
+    truth = None
+    if "truth" in f:
+        t = f["truth"]
+        labels = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in t.attrs.get("labels", []))
+        s = len(labels)
+        arrays = {}
+        for name, tail in (("position", (s, 3)), ("pixel", (s, 2)), ("visible", (s,)), ("active", (s,))):
+            ds = _dataset(f, path, f"truth/{name}", 1 + len(tail), None, tail)
+            arrays[name] = ds[:n_frames]
+        if len(arrays["position"]) < n_frames:
+            raise SessionFormatError(path, "/truth/position", f"{n_frames} frames", str(len(arrays["position"])))
+        truth = Truth(labels=labels, **arrays)
+
+    metadata = {k: str(a.get(k, "")) for k in METADATA_KEYS}
+    try:
+        metadata.update(json.loads(a.get("extra_json", "{}")))
+    except (TypeError, ValueError):
+        raise SessionFormatError(path, "root attribute extra_json", "a JSON object", "unparsable text") from None
+    metadata["software_version"] = str(a.get("software_version", ""))
+    metadata["created_utc"] = str(a.get("created_utc", ""))
+
+    return Session(
+        path=path, file=f, sample_freq=sf, n_samples=n_samples, n_channels=n_ch, geometry=geometry,
+        camera=camera, video_fps=float(a.get("video_fps", 0.0)), frame_sample_index=fsi, metadata=metadata,
+        closed_cleanly=clean, stop_reason=str(a.get("stop_reason", "")), schema_version=version,
+        audio_gaps=np.asarray(gaps, dtype=np.int64), truth=truth, opened_after_crash=after_crash,
+    )
+
+
+def file_size(path: str | Path) -> int:
+    return os.path.getsize(path)

@@ -1,0 +1,1 @@
+"""Array and camera calibration (installed as ``acoustic_camera.calibration``)."""

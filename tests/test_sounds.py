@@ -1,0 +1,227 @@
+"""Tests for acoustic_camera.sounds: streaming contract, level, band limit and
+the acoustic character of each sound class."""
+
+import functools
+import time
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from acoustic_camera.sounds import SOUND_CLASSES, SoundSource, make_sound
+
+FS_LIST = (12000, 12288)
+EVENT_CLASSES = ("clapping", "snapping", "knocking", "hammering")
+
+
+@functools.lru_cache(maxsize=None)
+def long_signal(label, fs, seed=1, seconds=10.0, level=0.5):
+    """seconds of audio as float64 (cached: several tests look at the same 10 s)."""
+    x = make_sound(label, fs, np.random.default_rng(seed), level).next(int(seconds * fs))
+    return x.astype(np.float64)
+
+
+def rms(x):
+    return float(np.sqrt(np.mean(x ** 2)))
+
+
+def centroid(x, fs):
+    p = np.abs(np.fft.rfft(x)) ** 2
+    return float(np.sum(p * np.fft.rfftfreq(len(x), 1 / fs)) / np.sum(p))
+
+
+def envelope(x, fs, hop_s):
+    hop = int(round(hop_s * fs))
+    m = len(x) // hop * hop
+    return np.sqrt(np.mean(x[:m].reshape(-1, hop) ** 2, axis=1))
+
+
+def onsets(x, fs):
+    """Times (s) of envelope peaks: a crude event detector."""
+    hop_s = 0.005
+    e = envelope(x, fs, hop_s)
+    pk, _ = signal.find_peaks(e, height=0.1 * e.max(), distance=12, prominence=0.05 * e.max())
+    return pk * hop_s
+
+
+def tone_concentration(x):
+    """Median over loud 2048-sample frames of the energy share within +-4 bins of the peak."""
+    nf = 2048
+    frames = x[:len(x) // nf * nf].reshape(-1, nf) * np.hanning(nf)
+    p = np.abs(np.fft.rfft(frames, axis=1)) ** 2
+    e = p.sum(axis=1)
+    k = p.argmax(axis=1)
+    share = np.array([p[i, max(0, k[i] - 4):k[i] + 5].sum() / e[i] if e[i] > 0 else 0.0
+                      for i in range(len(p))])
+    return float(np.median(share[e > 0.1 * e.max()]))
+
+
+def envelope_modulation_share(x, fs):
+    """Share of the envelope spectrum (0.5-50 Hz) that lies between 2 and 8 Hz."""
+    e = envelope(x, fs, 0.01)
+    spec = np.abs(np.fft.rfft(e - e.mean())) ** 2
+    f = np.fft.rfftfreq(len(e), 0.01)
+    return float(spec[(f >= 2) & (f <= 8)].sum() / spec[(f > 0.5) & (f < 50)].sum())
+
+
+# --- streaming contract -----------------------------------------------------
+
+@pytest.mark.parametrize("fs", FS_LIST)
+@pytest.mark.parametrize("label", SOUND_CLASSES)
+def test_output_dtype_shape_finite(label, fs):
+    s = make_sound(label, fs, np.random.default_rng(0))
+    assert isinstance(s, SoundSource)
+    assert s.label == label and s.fs == fs
+    for n in (1000, 1, 4096, 0, 12000):
+        x = s.next(n)
+        assert x.dtype == np.float32
+        assert x.shape == (n,)
+        assert np.all(np.isfinite(x))
+    assert np.abs(s.next(int(2 * fs))).max() > 0
+
+
+@pytest.mark.parametrize("fs", FS_LIST)
+@pytest.mark.parametrize("label", SOUND_CLASSES)
+def test_block_split_is_bit_exact(label, fs):
+    total = int(2 * fs)
+    ref = make_sound(label, fs, np.random.default_rng(7)).next(total)
+    sizes = np.random.default_rng(3).integers(1, 3000, 40)
+    splits = [
+        [5000, total - 5000],
+        [1] * 200 + [1024, 1, 1, 12000, 1] + [total - 200 - 13027],
+        list(sizes[np.cumsum(sizes) < total]) + [total - int(sizes[np.cumsum(sizes) < total].sum())],
+    ]
+    for split in splits:
+        assert sum(split) == total
+        s = make_sound(label, fs, np.random.default_rng(7))
+        got = np.concatenate([s.next(int(n)) for n in split])
+        assert np.array_equal(got, ref), split[:5]
+
+
+@pytest.mark.parametrize("fs", FS_LIST)
+@pytest.mark.parametrize("label", SOUND_CLASSES)
+def test_determinism_and_seed_dependence(label, fs):
+    n = int(2 * fs)
+    a = make_sound(label, fs, np.random.default_rng(11)).next(n)
+    b = make_sound(label, fs, np.random.default_rng(11)).next(n)
+    c = make_sound(label, fs, np.random.default_rng(12)).next(n)
+    assert np.array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_sources_from_one_generator_differ():
+    rng = np.random.default_rng(5)
+    a = make_sound("clapping", 12000, rng).next(24000)
+    b = make_sound("clapping", 12000, rng).next(24000)
+    assert not np.allclose(a, b)
+
+
+def test_buffers_stay_bounded_over_long_streams():
+    fs = 12000
+    for label in ("whistling", "hammering"):
+        s = make_sound(label, fs, np.random.default_rng(2))
+        for _ in range(120):
+            s.next(fs)
+        # The longest event (a whistled phrase) is under 8 s.
+        assert len(s._acc) < 8 * fs
+        assert len(s._buf) < fs
+
+
+def test_unknown_label_raises():
+    with pytest.raises(ValueError, match="bogus_sound") as info:
+        make_sound("bogus_sound", 12000, np.random.default_rng(0))
+    for label in SOUND_CLASSES:
+        assert label in str(info.value)
+
+
+# --- level and band limit ---------------------------------------------------
+
+@pytest.mark.parametrize("fs", FS_LIST)
+@pytest.mark.parametrize("label", SOUND_CLASSES)
+def test_long_term_level(label, fs):
+    assert 0.25 < rms(long_signal(label, fs)) < 1.0
+    loud = long_signal(label, fs, level=2.0)
+    assert 1.0 < rms(loud) < 4.0
+    # The level is a pure gain: same waveform, four times larger.
+    np.testing.assert_allclose(loud, 4 * long_signal(label, fs), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("fs", FS_LIST + (16000, 48000))
+@pytest.mark.parametrize("label", SOUND_CLASSES)
+def test_no_content_above_045_fs(label, fs):
+    x = long_signal(label, fs)
+    p = np.abs(np.fft.rfft(x)) ** 2
+    f = np.fft.rfftfreq(len(x), 1 / fs)
+    assert p[f > 0.45 * fs].sum() < 0.01 * p.sum()
+    assert 0.25 < rms(x) < 1.0
+
+
+def test_generation_is_much_faster_than_real_time():
+    fs = 12000
+    for label in SOUND_CLASSES:
+        s = make_sound(label, fs, np.random.default_rng(0))
+        t0 = time.perf_counter()
+        s.next(10 * fs)
+        assert time.perf_counter() - t0 < 0.5, label
+
+
+# --- acoustic character ------------------------------------------------------
+
+@pytest.mark.parametrize("fs", FS_LIST)
+def test_spectral_centroids(fs):
+    c = {label: centroid(long_signal(label, fs), fs) for label in SOUND_CLASSES}
+    assert c["snapping"] > 2 * c["knocking"]
+    assert c["knocking"] < 600
+    assert 900 < c["whistling"] < 2500
+    assert 300 < c["speech"] < 1500
+    for bright in ("snapping", "paper_ripping", "hammering", "clapping", "typing"):
+        assert c[bright] > 1200, bright
+
+
+@pytest.mark.parametrize("fs", FS_LIST)
+def test_whistling_is_tonal(fs):
+    def flatness(x):
+        _, w = signal.welch(x, fs, nperseg=4096)
+        return float(np.exp(np.mean(np.log(w[1:]))) / np.mean(w[1:]))
+
+    # Over 20 seeds whistling stays above 0.94 concentration and below 0.001
+    # flatness; the noise-like classes stay below 0.08 and above 0.027.
+    x = long_signal("whistling", fs)
+    assert tone_concentration(x) > 0.85
+    assert flatness(x) < 0.005
+    for noisy in ("clapping", "snapping", "typing", "paper_ripping"):
+        assert tone_concentration(long_signal(noisy, fs)) < 0.2, noisy
+        assert flatness(long_signal(noisy, fs)) > 0.02, noisy
+
+
+@pytest.mark.parametrize("fs", FS_LIST)
+def test_event_sounds_are_impulsive(fs):
+    def crest(x):
+        return np.abs(x).max() / rms(x)
+
+    whistle = crest(long_signal("whistling", fs))
+    assert whistle < 3
+    for label in EVENT_CLASSES:
+        assert crest(long_signal(label, fs)) > 3 * whistle, label
+
+
+@pytest.mark.parametrize("fs", FS_LIST)
+def test_speech_has_syllable_rate_modulation(fs):
+    speech = envelope_modulation_share(long_signal("speech", fs), fs)
+    # Over 20 seeds: speech >= 0.58, whistling <= 0.35 (phrases), typing <= 0.12.
+    assert speech > 0.5
+    assert speech > 1.5 * envelope_modulation_share(long_signal("whistling", fs), fs)
+    assert speech > 3 * envelope_modulation_share(long_signal("typing", fs), fs)
+
+
+@pytest.mark.parametrize("label, lo, hi", [("clapping", 15, 45), ("snapping", 8, 22),
+                                           ("typing", 50, 110), ("knocking", 12, 30),
+                                           ("hammering", 12, 35)])
+def test_event_rates(label, lo, hi):
+    assert lo <= len(onsets(long_signal(label, 12000), 12000)) <= hi
+
+
+def test_knocks_come_in_groups():
+    gaps = np.diff(onsets(long_signal("knocking", 12000), 12000))
+    assert np.mean(gaps < 0.3) > 0.4  # knocks within a group
+    assert np.sum(gaps > 0.7) >= 3  # pauses between groups
