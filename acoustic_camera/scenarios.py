@@ -83,7 +83,7 @@ _SCENARIOS = {
     "indoor": Scenario("indoor", (12.0, 9.0, 3.0), (6.0, 1.0, 1.4), ism_order=3, rt60=0.7, hvac_pa=0.004),
     "outdoor": Scenario(
         "outdoor", (60.0, 60.0, 30.0), (30.0, 20.0, 1.4), ism_order=1, floor_only=True,
-        background_pa=0.006, wind_pa=0.02,
+        background_pa=0.006, wind_pa=0.01,
     ),
 }
 

@@ -1,0 +1,1 @@
+"""Benchmarks: speed measured against the machine's limits, not asserted in tests."""

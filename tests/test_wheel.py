@@ -1,0 +1,60 @@
+"""The built wheel installs one namespace: acoustic_camera, with kernels/calibration/models
+inside it and no generic top-level package (`models`, `kernels`) in site-packages."""
+
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                        "-w", str(out), str(REPO)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    (whl,) = out.glob("acoustic_camera-*.whl")
+    return whl
+
+
+def test_wheel_holds_one_namespace(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {n.split("/")[0] for n in names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"acoustic_camera"}
+    for sub in ("kernels", "calibration", "models"):
+        assert f"acoustic_camera/{sub}/__init__.py" in names
+    assert "acoustic_camera/data/dualcam128.xml" in names and "acoustic_camera/data/uma16.xml" in names
+    entry = [n for n in names if n.endswith("entry_points.txt")]
+    assert "acam = acoustic_camera.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
+
+
+def test_installed_wheel_imports_subpackages(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    py = venv / "bin" / "python"
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "--no-deps", "-q", str(wheel)],
+                   check=True, capture_output=True)
+    site = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    # the dependencies come from this environment, appended after the wheel's own site-packages
+    # (a plain path line: this environment's .pth files, e.g. the editable install, are not run)
+    Path(site, "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    code = (
+        "import importlib, acoustic_camera as a\n"
+        "import acoustic_camera.kernels, acoustic_camera.calibration, acoustic_camera.models\n"
+        f"assert a.__file__.startswith({site!r}), a.__file__\n"
+        "for m in ('kernels', 'calibration', 'models'):\n"
+        f"    assert importlib.import_module('acoustic_camera.' + m).__file__.startswith({site!r})\n"
+        "    try:\n        importlib.import_module(m)\n    except ImportError:\n        pass\n"
+        "    else:\n        raise SystemExit('top-level ' + m + ' is importable')\n"
+        "assert a.preset('dualcam128').n_mics == 128\n"
+        "print('ok')\n"
+    )
+    r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+    assert not any((Path(site) / n).exists() for n in ("models", "kernels", "calibration"))
