@@ -113,7 +113,8 @@ def peak_sidelobe_level(
 
     The maximum of :func:`beampattern` over the disc ``|(u, v)| <= u_max`` minus the main-lobe disc
     ``|(u, v)| < mainlobe * c / (freq * aperture)``, evaluated on an n x n grid over
-    [-u_max, u_max]^2 (which contains (0, 0)).
+    [-u_max, u_max]^2 (which contains (0, 0)) and on the two boundary circles (where the maximum
+    often is: the main-lobe shoulder, the flank of a lobe just outside the region) at the same step.
 
     Args:
         xy: (M, 2) or (M, 3) microphone positions in metres.
@@ -149,10 +150,14 @@ def peak_sidelobe_level(
     af = ex.T @ ey
     pw = (af.real**2 + af.imag**2) / p.shape[0] ** 2
     r2 = g[:, None] ** 2 + g[None, :] ** 2
-    mask = (r2 <= u_max**2) & (r2 > r_main**2)
-    if not mask.any():
-        return float("-inf")
-    peak = float(pw[mask].max())
+    mask = (r2 <= u_max**2) & (r2 >= r_main**2)
+    peak = float(pw[mask].max()) if mask.any() else 0.0
+    # the region's maximum often lies on its boundary (the main-lobe shoulder, or a lobe just outside
+    # u_max): sample both boundary circles at the grid step too (half circles, B(u,v) = B(-u,-v))
+    step = g[1] - g[0]
+    for r in (r_main, u_max):
+        phi = np.linspace(0.0, np.pi, max(33, int(math.ceil(np.pi * r / step)) + 1))
+        peak = max(peak, float(beampattern(p, freq, r * np.cos(phi), r * np.sin(phi), c).max()))
     return 10.0 * math.log10(peak) if peak > 0 else float("-inf")
 
 
@@ -285,25 +290,22 @@ def _first_visible_frequency(aperture, u_max=U_MAX, mainlobe=MAINLOBE_FACTOR, c=
     return mainlobe * c / (aperture * u_max)
 
 
-def _lattice(aperture, f_hi, u_max, mainlobe, oversampling, c):
-    """Wavenumber lattice (cycles/m) over the half annulus mainlobe/A < |w| <= f_hi u_max / c.
+def _lattice(r_lo, r_hi, delta):
+    """Wavenumber lattice (cycles/m) of step delta over the half annulus r_lo <= |w| <= r_hi.
 
     Half plane (w_y > 0, or w_y = 0 and w_x > 0) since B(w) = B(-w). Points sorted by |w|, so that
-    the sub-region of frequency f is a prefix. Returns (ix, iy, radius, delta, nx0) with lattice
-    coordinates w = delta * (ix - nx0, iy).
+    the sub-region of a lower frequency is a prefix. Returns (ix, iy, radius, nx0) with lattice
+    coordinates w = delta * (ix - nx0, iy), ix in 0..2 nx0, iy in 0..nx0.
     """
-    delta = 1.0 / (oversampling * aperture)
-    r_lo = mainlobe / aperture
-    r_hi = f_hi * u_max / c
     n = int(math.floor(r_hi / delta))
     i = np.arange(-n, n + 1)
     gx, gy = np.meshgrid(i, np.arange(0, n + 1), indexing="ij")
     gx, gy = gx.ravel(), gy.ravel()
     r = delta * np.hypot(gx, gy)
-    keep = (r > r_lo) & (r <= r_hi) & ((gy > 0) | (gx > 0))
+    keep = (r >= r_lo) & (r <= r_hi) & ((gy > 0) | (gx > 0))
     gx, gy, r = gx[keep], gy[keep], r[keep]
     order = np.lexsort((gx, gy, r))
-    return (gx[order] + n).astype(np.int64), gy[order].astype(np.int64), r[order], delta, n
+    return (gx[order] + n).astype(np.int64), gy[order].astype(np.int64), r[order], n
 
 
 try:
@@ -433,14 +435,15 @@ def design_layout(
     f_hi: float = 6000.0,
     n_freqs: int = 12,
     seed: int = 0,
-    iterations: int = 400_000,
+    iterations: int = 3_000_000,
     progress: Callable[[int, int, float], None] | None = None,
     *,
     p: int = 8,
     sigma_start: float = 0.03,
     sigma_end: float = 0.002,
-    temperature: float = 0.0,
+    temperature: float = 0.02,
     oversampling: int = 6,
+    edge_guard: float = 0.5,
     u_max: float = U_MAX,
     mainlobe: float = MAINLOBE_FACTOR,
     c: float = SPEED_OF_SOUND,
@@ -458,8 +461,9 @@ def design_layout(
     over the sidelobe annulus of ``f_hi`` (half plane, by symmetry). The design frequencies are
     ``n_freqs`` log-spaced from ``max(f_lo, 1.1 f_vis)`` to ``f_hi``, f_vis being the frequency
     below which the main-lobe disc covers the whole region; frequency f samples the lattice points
-    inside its own region, mainlobe/board < |w| <= f u_max / c. The cost is the p-norm of the
-    sidelobe power over all (frequency, point) samples, in dB: ``10/p log10(mean P^p)``, a smooth
+    inside its own region, mainlobe/board <= |w| <= f u_max / c + edge_guard/board. The cost is
+    the p-norm of the sidelobe power P over all (frequency, point) samples, in dB,
+    ``10/p log10(mean P^p)``, a smooth
     stand-in for the band's peak sidelobe level. As the regions are nested, a sidelobe close to the
     main lobe is seen at many frequencies and counts that many times, which favours the low end of
     the band a little. The array factor per lattice point is kept and updated incrementally: a move
@@ -478,11 +482,14 @@ def design_layout(
         sigma_start, sigma_end: step size schedule in metres.
         temperature: initial annealing temperature in dB of cost (0: greedy descent).
         oversampling: lattice points per main-lobe width 1/board.
+        edge_guard: each frequency's sampled region extends this many 1/board beyond its edge
+            f u_max / c, so that the optimizer cannot park a lobe just outside the region with its
+            flank inside.
         u_max, mainlobe, c: sidelobe region radius, main-lobe exclusion factor, speed of sound.
         chunk: iterations per chunk (random numbers are drawn per chunk, progress reported per chunk).
 
     Returns:
-        :class:`DesignResult` with positions centred as optimized on the board, z = 0.
+        :class:`DesignResult`; positions are on the board as optimized (not re-centred), z = 0.
     """
     t0 = time.perf_counter()
     if n_mics < 2 or board <= 0 or min_spacing < 0 or not 0 < f_lo <= f_hi or n_freqs < 1 or iterations < 0 or p < 1:
@@ -494,8 +501,10 @@ def design_layout(
         raise AcamError(f"design_layout: no sidelobes visible below f_hi={f_hi} Hz for a {board} m board "
                         f"(the main lobe covers the region below {f_vis:.0f} Hz)")
     freqs = np.geomspace(f_start, f_hi, n_freqs) if n_freqs > 1 else np.array([f_hi])
-    ix, iy, radius, delta, nx0 = _lattice(board, f_hi, u_max, mainlobe, oversampling, c)
-    ends = np.searchsorted(radius, freqs * u_max / c, side="right").astype(np.int64)
+    delta = 1.0 / (oversampling * board)
+    guard = edge_guard / board
+    ix, iy, radius, nx0 = _lattice(mainlobe / board - 0.5 * delta, f_hi * u_max / c + guard, delta)
+    ends = np.searchsorted(radius, freqs * u_max / c + guard, side="right").astype(np.int64)
     if ends[0] == 0:
         raise AcamError(f"design_layout: no lattice point in the sidelobe region at {freqs[0]:.0f} Hz; raise oversampling")
     n_samples = float(ends.sum())
@@ -546,7 +555,8 @@ def design_layout(
         "f_start_hz": float(f_start), "n_freqs": n_freqs, "design_freqs_hz": [float(f) for f in freqs],
         "seed": seed, "iterations": iterations, "accepted_moves": accepted, "p_norm": p,
         "sigma_start_m": sigma_start, "sigma_end_m": sigma_end, "temperature_db": temperature,
-        "lattice_oversampling": oversampling, "lattice_step_per_m": delta, "lattice_points": int(ix.shape[0]),
+        "lattice_oversampling": oversampling, "edge_guard": edge_guard, "lattice_step_per_m": delta,
+        "lattice_points": int(ix.shape[0]),
         "u_max": u_max, "mainlobe_factor": mainlobe, "aperture_m": board, "speed_of_sound": c, "chunk": chunk,
         "start": "random_layout(n_mics, board, min_spacing, numpy.random.default_rng(seed))",
         "min_spacing_achieved_m": min_pair_distance(positions),
@@ -580,7 +590,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--name", default="dualcam128", help="layout name (file stem, XML name)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--iterations", type=int, default=400_000)
+    ap.add_argument("--iterations", type=int, default=3_000_000)
     ap.add_argument("--n-mics", type=int, default=128)
     ap.add_argument("--board", type=float, default=0.45, help="board side in metres")
     ap.add_argument("--min-spacing", type=float, default=0.02, help="metres")
@@ -588,7 +598,7 @@ def main(argv=None) -> int:
     ap.add_argument("--f-hi", type=float, default=6000.0)
     ap.add_argument("--n-freqs", type=int, default=12)
     ap.add_argument("--p", type=int, default=8, help="p-norm exponent of the cost")
-    ap.add_argument("--temperature", type=float, default=0.0, help="initial annealing temperature (dB)")
+    ap.add_argument("--temperature", type=float, default=0.02, help="initial annealing temperature (dB of cost)")
     ap.add_argument("--quiet", action="store_true")
     a = ap.parse_args(argv)
     out = Path(a.out)

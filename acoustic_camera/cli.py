@@ -140,6 +140,56 @@ def info(session):
     click.echo("\n".join(lines))
 
 
+@main.command()
+@click.argument("session", type=click.Path(path_type=Path))
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output file (default: SESSION.acoustic.h5 next to the session).")
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "numpy", "numba", "cupy"]),
+              help="auto: cupy when a GPU is usable, else numba.")
+@click.option("--focus-distance", default="3.0", show_default=True,
+              help="Metres to the focus plane, or 'inf' for the far field.")
+@click.option("--grid", "grid_text", default="36x48", show_default=True, help="Acoustic image ROWSxCOLS.")
+@click.option("--features", default="mfcc,energy", show_default=True,
+              help="What to store: any of volumes (full 512-bin power, 42.5 MB/s), mfcc, energy.")
+@click.option("--dtype", default="float32", show_default=True, type=click.Choice(["float32", "float16"]), help="Of stored volumes.")
+@click.option("--steering", default="classic", show_default=True,
+              type=click.Choice(["classic", "inverse", "true level", "true location"]))
+@click.option("--window", default="tukey0.75", show_default=True, help="Frame window.")
+@click.option("--nfft", default=1024, show_default=True, type=int, help="Samples per acoustic frame.")
+@click.option("--band", default="900:", show_default=True, help="Band for the energy map, LO:HI in Hz (HI empty: top bin).")
+@click.option("--batch", default=24, show_default=True, type=int, help="Frames per kernel call.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def beamform(session, out, backend, focus_distance, grid_text, features, dtype, steering, window, nfft, band, batch, overwrite, quiet):
+    """Acoustic images for every video frame of SESSION, into a separate file."""
+    from tqdm import tqdm
+
+    from .acoustic_file import beamform_session, parse_features
+    from .grid import parse_grid
+
+    try:
+        fd = None if focus_distance.lower() in ("inf", "infinity", "far") else float(focus_distance)
+        lo, _, hi = band.partition(":")
+        band_t = (float(lo or 0), float(hi) if hi else None)
+    except ValueError:
+        raise AcamError(f"--focus-distance must be metres or 'inf', --band LO:HI in Hz; got {focus_distance!r}, {band!r}") from None
+    bar = tqdm(unit="frame", disable=quiet, desc="beamform", file=sys.stderr)
+
+    def progress(done, total):
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        r = beamform_session(session, out, features=parse_features(features), dtype=dtype, batch=batch, band=band_t,
+                             overwrite=overwrite, progress=progress, grid=parse_grid(grid_text), focus_distance=fd,
+                             nfft=nfft, window=window, steering=steering, backend=backend)
+    finally:
+        bar.close()
+    click.echo(f"wrote {r['path']}: {r['frames']} frames ({r['partial_frames']} with windows past the recording's ends, "
+               f"zero-padded) in {r['seconds']:.1f} s, {r['volumes_per_s']:.1f} volumes/s "
+               f"({r['realtime_factor']:.1f}x real time), backend {r['backend']}")
+
+
 @main.group()
 def array():
     """Array layouts: design the optimized DualCam layout, compare PSL."""

@@ -1,0 +1,80 @@
+"""Acoustic frames: one window of audio per video frame, centred on the frame's timestamp, and
+its spectrum.
+
+Frame k covers samples ``[s_k - nfft/2, s_k + nfft/2)`` around its timestamp s_k on the audio
+clock. Where that window runs past either end of the recording, the missing samples are zeros
+and the frame's ``coverage`` (the fraction of the window inside the recording) is below 1;
+every frame still yields a volume, so volumes stay one per video frame.
+
+Spectra keep bins 0 .. nfft/2 - 1 (the Nyquist bin is dropped: 512 bins for nfft = 1024) and are
+scaled to RMS: a sine of amplitude A centred on a bin gives |X| = A / sqrt(2) there
+(``sqrt(2) / sum(window)``; the DC bin ``1 / sum(window)``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import fft as sfft
+from scipy import signal
+
+from .errors import AcamError
+
+DEFAULT_NFFT = 1024
+DEFAULT_WINDOW = "tukey0.75"
+
+
+def make_window(name: str, nfft: int) -> np.ndarray:
+    """'tukey0.75' (DualCam's), 'tukeyALPHA', 'hann', 'hamming', 'blackman', 'rect'."""
+    name = name.lower()
+    try:
+        if name.startswith("tukey"):
+            alpha = float(name[5:] or 0.5)
+            return signal.windows.tukey(nfft, alpha)
+        if name in ("rect", "boxcar", "none"):
+            return np.ones(nfft)
+        return signal.get_window(name, nfft, fftbins=False)
+    except (ValueError, TypeError):
+        raise AcamError(f"unknown window {name!r}: use tukeyALPHA (e.g. tukey0.75), hann, hamming, blackman or rect") from None
+
+
+def bin_frequencies(sample_freq: float, nfft: int = DEFAULT_NFFT) -> np.ndarray:
+    return np.arange(nfft // 2) * (sample_freq / nfft)
+
+
+def frame_windows(centres: np.ndarray, nfft: int, n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """Start sample of each frame's window and its coverage in [0, 1]."""
+    starts = np.asarray(centres, dtype=np.int64) - nfft // 2
+    inside = np.clip(starts + nfft, 0, n_samples) - np.clip(starts, 0, n_samples)
+    return starts, inside / nfft
+
+
+def gather_frames(read, starts: np.ndarray, nfft: int, n_samples: int, n_channels: int) -> np.ndarray:
+    """(N, nfft, channels) float32 windows of audio; `read(a, b)` returns samples [a, b)."""
+    out = np.zeros((len(starts), nfft, n_channels), np.float32)
+    if len(starts) == 0:
+        return out
+    a = int(max(starts.min(), 0))
+    b = int(min(starts.max() + nfft, n_samples))
+    block = read(a, b) if b > a else np.zeros((0, n_channels), np.float32)
+    for i, s in enumerate(starts):
+        lo, hi = max(s, 0), min(s + nfft, n_samples)
+        if hi > lo:
+            out[i, lo - s:hi - s] = block[lo - a:hi - a]
+    return out
+
+
+def spectra(frames: np.ndarray, window: np.ndarray, good: np.ndarray | None = None) -> np.ndarray:
+    """(N, nfft, M) samples -> (N, M_good, nfft/2) complex64 RMS-scaled spectra."""
+    frames = np.asarray(frames, dtype=np.float32)
+    if frames.ndim == 2:
+        frames = frames[None]
+    nfft = frames.shape[1]
+    if window.shape != (nfft,):
+        raise AcamError(f"frames of {nfft} samples but a window of {window.shape[0]}")
+    if good is not None:
+        frames = frames[:, :, good]
+    x = np.ascontiguousarray(frames.transpose(0, 2, 1)) * window.astype(np.float32)
+    X = sfft.rfft(x, axis=-1, workers=-1)[..., : nfft // 2]
+    scale = np.full(nfft // 2, np.sqrt(2.0) / window.sum(), np.float32)
+    scale[0] = 1.0 / window.sum()
+    return (X * scale).astype(np.complex64)

@@ -1,0 +1,102 @@
+"""The one backend interface of the beamforming kernels.
+
+A backend turns frame spectra into power volumes for a fixed :class:`Plan`:
+
+    power[n, p, f] = | sum_m  amp[p, m] * exp(+2j pi freqs[f] tau[p, m]) * X[n, m, f] |^2
+
+with X (frames, mics, bins) complex64 and power (frames, points, bins) float32. Per bin this
+is a (points x mics) by (mics x frames) complex matrix product followed by |.|^2. The numpy
+backend is the readable reference and the specification; the others must agree with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """What stays fixed while a session is beamformed.
+
+    tau: (P, M) float64 steering delays in seconds (relative to the reference point);
+    amp: (P, M) float64 steering amplitudes (the normalisation of the chosen formulation,
+    shading and bad-microphone exclusion folded in); freqs: (F,) float64 bin frequencies,
+    equally spaced (the recurrence in the fast kernels relies on it)."""
+
+    tau: np.ndarray
+    amp: np.ndarray
+    freqs: np.ndarray
+    cache: dict = field(default_factory=dict, repr=False)  # backend-owned (e.g. device tables)
+
+    def __post_init__(self):
+        if self.tau.shape != self.amp.shape or self.tau.ndim != 2:
+            raise ValueError(f"tau and amp must both be (P, M), got {self.tau.shape} and {self.amp.shape}")
+        f = np.asarray(self.freqs, dtype=np.float64)
+        if f.size > 1 and not np.allclose(np.diff(f), f[1] - f[0], rtol=1e-9, atol=0):
+            raise ValueError("freqs must be equally spaced")
+
+    @property
+    def n_points(self) -> int:
+        return self.tau.shape[0]
+
+    @property
+    def n_mics(self) -> int:
+        return self.tau.shape[1]
+
+    @property
+    def n_bins(self) -> int:
+        return self.freqs.size
+
+    @property
+    def df(self) -> float:
+        return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 0.0
+
+    def check(self, X) -> None:
+        if X.ndim != 3 or X.shape[1] != self.n_mics or X.shape[2] != self.n_bins:
+            raise ValueError(f"spectra must be (frames, {self.n_mics}, {self.n_bins}), got {tuple(X.shape)}")
+
+
+class Backend(Protocol):
+    name: str
+
+    def power(self, plan: Plan, X) -> np.ndarray:
+        """(N, M, F) complex64 spectra -> (N, P, F) float32 power (numpy array, or the
+        backend's device array when it was given one)."""
+        ...
+
+
+BACKENDS = ("numpy", "numba", "cupy")
+
+
+def gpu_available() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # no cupy, no driver, no device: all mean 'no GPU here'
+        return False
+
+
+def get_backend(name: str = "auto") -> Backend:
+    """``numpy`` (reference), ``numba`` (CPU), ``cupy`` (GPU), or ``auto``: cupy when a GPU
+    is usable, else numba."""
+    if name == "auto":
+        name = "cupy" if gpu_available() else "numba"
+    if name == "numpy":
+        from .numpy_backend import NumpyBackend
+
+        return NumpyBackend()
+    if name == "numba":
+        from .numba_backend import NumbaBackend
+
+        return NumbaBackend()
+    if name == "cupy":
+        if not gpu_available():
+            raise RuntimeError("backend 'cupy' needs CuPy and a CUDA GPU (pip install 'acoustic-camera[gpu]')")
+        from .cupy_backend import CupyBackend
+
+        return CupyBackend()
+    raise ValueError(f"unknown backend {name!r}; backends: auto, {', '.join(BACKENDS)}")
