@@ -85,15 +85,18 @@ def capture(out, duration, scenario, sources, seed, rate, fps, geometry, no_nois
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    bar = tqdm(total=round(duration * rate), unit="sample", unit_scale=True, disable=quiet, desc="capture", file=sys.stderr)
+    bars = []  # created at the first progress report: set-up errors then print no bar
 
     def progress(done, total):
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(tqdm(total=total, unit="sample", unit_scale=True, disable=quiet, desc="capture", file=sys.stderr))
+        bars[0].update(done - bars[0].n)
 
     try:
         summary = simulate_to_file(cfg, out, overwrite=overwrite, progress=progress, should_stop=lambda: stop["reason"])
     finally:
-        bar.close()
+        for b in bars:
+            b.close()
     if summary["stopped_by"]:
         click.echo(f"acam: capture stopped by {summary['stopped_by']} after {summary['duration_s']:.2f} s; "
                    f"{out} closed cleanly", err=True)
@@ -173,18 +176,20 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
         band_t = (float(lo or 0), float(hi) if hi else None)
     except ValueError:
         raise AcamError(f"--focus-distance must be metres or 'inf', --band LO:HI in Hz; got {focus_distance!r}, {band!r}") from None
-    bar = tqdm(unit="frame", disable=quiet, desc="beamform", file=sys.stderr)
+    bars = []
 
     def progress(done, total):
-        bar.total = total
-        bar.update(done - bar.n)
+        if not bars:
+            bars.append(tqdm(total=total, unit="frame", disable=quiet, desc="beamform", file=sys.stderr))
+        bars[0].update(done - bars[0].n)
 
     try:
         r = beamform_session(session, out, features=parse_features(features), dtype=dtype, batch=batch, band=band_t,
                              overwrite=overwrite, progress=progress, grid=parse_grid(grid_text), focus_distance=fd,
                              nfft=nfft, window=window, steering=steering, backend=backend)
     finally:
-        bar.close()
+        for b in bars:
+            b.close()
     click.echo(f"wrote {r['path']}: {r['frames']} frames ({r['partial_frames']} with windows past the recording's ends, "
                f"zero-padded) in {r['seconds']:.1f} s, {r['volumes_per_s']:.1f} volumes/s "
                f"({r['realtime_factor']:.1f}x real time), backend {r['backend']}")
