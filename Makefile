@@ -27,13 +27,15 @@ demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
 	$(VENV)/bin/acam capture --out $(DEMO_DIR)/session.h5 --duration 10 --scenario indoor --sources clapping:walk,whistling --seed 1 --overwrite
 	$(VENV)/bin/acam info $(DEMO_DIR)/session.h5
-	@echo "demo: session written to $(DEMO_DIR)/session.h5"
+	$(VENV)/bin/acam beamform $(DEMO_DIR)/session.h5 --overwrite
+	@echo "demo: session: $(DEMO_DIR)/session.h5; acoustic images: $(DEMO_DIR)/session.acoustic.h5"
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(DEV_STAMP)
-	$(PY) -m benchmarks
+	$(PY) -m benchmarks.bench_beamform
+	$(PY) -m benchmarks.bench_simulator
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info $(DEMO_DIR)

@@ -64,7 +64,8 @@ def gather_frames(read, starts: np.ndarray, nfft: int, n_samples: int, n_channel
 
 
 def spectra(frames: np.ndarray, window: np.ndarray, good: np.ndarray | None = None) -> np.ndarray:
-    """(N, nfft, M) samples -> (N, M_good, nfft/2) complex64 RMS-scaled spectra."""
+    """(N, nfft, M) samples -> (nfft/2, M_good, N) complex64 RMS-scaled spectra, bin-major
+    as the kernels take them."""
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim == 2:
         frames = frames[None]
@@ -73,8 +74,10 @@ def spectra(frames: np.ndarray, window: np.ndarray, good: np.ndarray | None = No
         raise AcamError(f"frames of {nfft} samples but a window of {window.shape[0]}")
     if good is not None:
         frames = frames[:, :, good]
-    x = np.ascontiguousarray(frames.transpose(0, 2, 1)) * window.astype(np.float32)
-    X = sfft.rfft(x, axis=-1, workers=-1)[..., : nfft // 2]
-    scale = np.full(nfft // 2, np.sqrt(2.0) / window.sum(), np.float32)
+    scale = np.full(nfft // 2, np.sqrt(2.0) / window.sum())
     scale[0] = 1.0 / window.sum()
-    return (X * scale).astype(np.complex64)
+    # the scale is folded into the window per bin group: bin 0 is fixed after the FFT
+    X = sfft.rfft(frames * (window * scale[1]).astype(np.float32)[None, :, None], axis=1, workers=-1)
+    X = X[:, : nfft // 2]  # (N, F, M)
+    X[:, 0] *= np.float32(scale[0] / scale[1])
+    return np.ascontiguousarray(X.transpose(1, 2, 0), dtype=np.complex64)

@@ -27,11 +27,11 @@ def block_power(xp, W, Xb, out=None):
 
 
 def power(xp, plan, X, block: int, table=None, dtype=None):
-    """Power volumes (N, P, F) float32 from spectra X (N, M, F), bins in blocks of `block`.
+    """Power volumes (N, P, F) float32 from spectra X (F, M, N), bins in blocks of `block`.
     `table` (F, P, M), when given, is a stored steering table (e.g. resident on the GPU)."""
-    n, _, f = X.shape
+    f, _, n = X.shape
     out = xp.empty((n, plan.n_points, f), dtype=xp.float32)
-    Xf = xp.asarray(X).transpose(2, 1, 0)  # (F, M, N)
+    Xf = xp.asarray(X)
     for b0 in range(0, f, block):
         b1 = min(f, b0 + block)
         W = table[b0:b1] if table is not None else steering_table(xp, plan.tau, plan.amp, plan.freqs[b0:b1], dtype)
