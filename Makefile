@@ -28,7 +28,14 @@ demo: $(STAMP)
 	$(VENV)/bin/acam capture --out $(DEMO_DIR)/session.h5 --duration 10 --scenario indoor --sources clapping:walk,whistling --seed 1 --overwrite
 	$(VENV)/bin/acam info $(DEMO_DIR)/session.h5
 	$(VENV)/bin/acam beamform $(DEMO_DIR)/session.h5 --overwrite
-	@echo "demo: session: $(DEMO_DIR)/session.h5; acoustic images: $(DEMO_DIR)/session.acoustic.h5"
+	$(VENV)/bin/acam render $(DEMO_DIR)/session.h5 --out $(DEMO_DIR)/overlay.mp4 --truth --overwrite
+	$(VENV)/bin/acam render $(DEMO_DIR)/session.h5 --frame 60 --png $(DEMO_DIR)/frame060.png --truth --side-by-side --overwrite
+	@echo
+	@echo "demo results:"
+	@echo "  session:         $(DEMO_DIR)/session.h5"
+	@echo "  acoustic images: $(DEMO_DIR)/session.acoustic.h5"
+	@echo "  overlay video:   $(DEMO_DIR)/overlay.mp4"
+	@echo "  one frame:       $(DEMO_DIR)/frame060.png"
 
 test: $(DEV_STAMP)
 	$(PY) -m pytest -q tests

@@ -195,6 +195,99 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
                f"({r['realtime_factor']:.1f}x real time), backend {r['backend']}")
 
 
+@main.command()
+@click.argument("session", type=click.Path(path_type=Path))
+@click.option("--acoustic", default=None, type=click.Path(path_type=Path),
+              help="Output of `acam beamform` (default: SESSION.acoustic.h5 if present, else beamform on the fly).")
+@click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Overlay video (.mp4).")
+@click.option("--frame", default=None, type=int, help="Frame index for --png.")
+@click.option("--png", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Write one frame as PNG.")
+@click.option("--band", default="900:", show_default=True, help="Band LO:HI in Hz (HI empty: top bin).")
+@click.option("--range", "dyn_range", default=12.0, show_default=True, type=float, help="Dynamic range in dB below the maximum.")
+@click.option("--reference", default="frame", show_default=True, type=click.Choice(["frame", "session"]),
+              help="Top of the scale: each frame's maximum or the session's.")
+@click.option("--side-by-side", is_flag=True, help="Video, acoustic image and overlay next to each other.")
+@click.option("--truth", is_flag=True, help="Mark the true source pixels (simulated sessions).")
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "numpy", "numba", "cupy"]))
+@click.option("--overwrite", is_flag=True)
+@click.option("--quiet", is_flag=True)
+def render(session, acoustic, out, frame, png, band, dyn_range, reference, side_by_side, truth, backend, overwrite, quiet):
+    """Draw the acoustic image of every frame over the video (MP4), or one frame (PNG)."""
+    from tqdm import tqdm
+
+    from .render import RenderOptions, render as do_render
+
+    lo, _, hi = band.partition(":")
+    try:
+        band_t = (float(lo or 0), float(hi) if hi else None)
+    except ValueError:
+        raise AcamError(f"--band must be LO:HI in Hz, got {band!r}") from None
+    opts = RenderOptions(dynamic_range_db=dyn_range, reference=reference, band=band_t, side_by_side=side_by_side, truth=truth)
+    bars = []
+
+    def progress(done, total):
+        if not bars:
+            bars.append(tqdm(total=total, unit="frame", disable=quiet, desc="render", file=sys.stderr))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        r = do_render(session, out=out, png=png, frame=frame, acoustic=acoustic, opts=opts, backend=backend,
+                      overwrite=overwrite, progress=progress)
+    finally:
+        for b in bars:
+            b.close()
+    if "mp4" in r:
+        click.echo(f"wrote {r['mp4']}: {r['frames']} frames {r['size'][0]}x{r['size'][1]} at {r['fps']:g} fps (energy from {r['energy_from']})")
+    if "png" in r:
+        click.echo(f"wrote {r['png']}")
+
+
+@main.group()
+def plot():
+    """Pictures: the array and its beampattern, a pixel's spectrum over time."""
+
+
+@plot.command("array")
+@click.option("--geometry", default="dualcam128", show_default=True, help="Preset or Acoular XML file.")
+@click.option("--freqs", default="1000,2000,4000,6000", show_default=True, help="Beampattern frequencies, Hz.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help=".png or .svg")
+def plot_array_cmd(geometry, freqs, out):
+    """The microphone layout (bad mics marked) and its beampatterns with the PSL written on."""
+    from .geometry import load_geometry
+    from .plots import plot_array
+
+    try:
+        fl = [float(f) for f in freqs.split(",")]
+    except ValueError:
+        raise AcamError(f"--freqs must be comma-separated Hz, got {freqs!r}") from None
+    plot_array(load_geometry(geometry), fl, out)
+    click.echo(f"wrote {out}")
+
+
+@plot.command("spectrum")
+@click.argument("session", type=click.Path(path_type=Path))
+@click.option("--pixel", default=None, help="Acoustic pixel ROW,COL.")
+@click.option("--truth", is_flag=True, help="Follow the first source's true pixel (simulated sessions).")
+@click.option("--acoustic", default=None, type=click.Path(path_type=Path), help="acam beamform output with volumes.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--backend", default="auto", type=click.Choice(["auto", "numpy", "numba", "cupy"]))
+def plot_spectrum_cmd(session, pixel, truth, acoustic, out, backend):
+    """Spectrogram of one acoustic pixel over time, beside the single-microphone spectrogram."""
+    from .plots import plot_spectrum
+
+    if (pixel is None) == (not truth):
+        raise AcamError("give exactly one of --pixel ROW,COL and --truth")
+    rc = None
+    if pixel is not None:
+        try:
+            rc = tuple(int(v) for v in pixel.split(","))
+            assert len(rc) == 2
+        except (ValueError, AssertionError):
+            raise AcamError(f"--pixel must be ROW,COL, got {pixel!r}") from None
+    plot_spectrum(session, out, pixel=rc, truth=truth, acoustic=acoustic, backend=backend)
+    click.echo(f"wrote {out}")
+
+
 @main.group()
 def array():
     """Array layouts: design the optimized DualCam layout, compare PSL."""
