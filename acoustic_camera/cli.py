@@ -3,6 +3,7 @@ error on stderr and exit status 2."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -37,6 +38,34 @@ def main():
     """acam: the open acoustic camera toolkit."""
 
 
+@contextlib.contextmanager
+def _progress(desc: str, unit: str, quiet: bool, unit_scale: bool = False):
+    """A progress callback (done, total) whose bar appears at the first report, so set-up
+    errors print no bar; closed on the way out."""
+    from tqdm import tqdm
+
+    bars = []
+
+    def report(done, total):
+        if not bars:
+            bars.append(tqdm(total=total, unit=unit, unit_scale=unit_scale, disable=quiet, desc=desc, file=sys.stderr))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield report
+    finally:
+        for b in bars:
+            b.close()
+
+
+def _parse_band(text: str) -> tuple[float, float | None]:
+    lo, _, hi = text.partition(":")
+    try:
+        return float(lo or 0), (float(hi) if hi else None)
+    except ValueError:
+        raise AcamError(f"--band must be LO:HI in Hz (HI may be empty), got {text!r}") from None
+
+
 def _human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if n < 1024 or unit == "TB":
@@ -64,8 +93,6 @@ def capture(out, duration, scenario, sources, seed, rate, fps, geometry, no_nois
     The file is written as it goes and flushed every second: Ctrl-C or SIGTERM stop the
     capture and close the file cleanly; even a killed capture leaves every flushed second.
     """
-    from tqdm import tqdm
-
     from .geometry import load_geometry
     from .simulator import SimConfig, simulate_to_file
     from .trajectories import parse_sources
@@ -85,18 +112,8 @@ def capture(out, duration, scenario, sources, seed, rate, fps, geometry, no_nois
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    bars = []  # created at the first progress report: set-up errors then print no bar
-
-    def progress(done, total):
-        if not bars:
-            bars.append(tqdm(total=total, unit="sample", unit_scale=True, disable=quiet, desc="capture", file=sys.stderr))
-        bars[0].update(done - bars[0].n)
-
-    try:
+    with _progress("capture", "sample", quiet, unit_scale=True) as progress:
         summary = simulate_to_file(cfg, out, overwrite=overwrite, progress=progress, should_stop=lambda: stop["reason"])
-    finally:
-        for b in bars:
-            b.close()
     if summary["stopped_by"]:
         click.echo(f"acam: capture stopped by {summary['stopped_by']} after {summary['duration_s']:.2f} s; "
                    f"{out} closed cleanly", err=True)
@@ -165,31 +182,17 @@ def info(session):
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def beamform(session, out, backend, focus_distance, grid_text, features, dtype, steering, window, nfft, band, batch, overwrite, quiet):
     """Acoustic images for every video frame of SESSION, into a separate file."""
-    from tqdm import tqdm
-
     from .acoustic_file import beamform_session, parse_features
     from .grid import parse_grid
 
     try:
         fd = None if focus_distance.lower() in ("inf", "infinity", "far") else float(focus_distance)
-        lo, _, hi = band.partition(":")
-        band_t = (float(lo or 0), float(hi) if hi else None)
     except ValueError:
-        raise AcamError(f"--focus-distance must be metres or 'inf', --band LO:HI in Hz; got {focus_distance!r}, {band!r}") from None
-    bars = []
-
-    def progress(done, total):
-        if not bars:
-            bars.append(tqdm(total=total, unit="frame", disable=quiet, desc="beamform", file=sys.stderr))
-        bars[0].update(done - bars[0].n)
-
-    try:
-        r = beamform_session(session, out, features=parse_features(features), dtype=dtype, batch=batch, band=band_t,
-                             overwrite=overwrite, progress=progress, grid=parse_grid(grid_text), focus_distance=fd,
-                             nfft=nfft, window=window, steering=steering, backend=backend)
-    finally:
-        for b in bars:
-            b.close()
+        raise AcamError(f"--focus-distance must be metres or 'inf', got {focus_distance!r}") from None
+    with _progress("beamform", "frame", quiet) as progress:
+        r = beamform_session(session, out, features=parse_features(features), dtype=dtype, batch=batch,
+                             band=_parse_band(band), overwrite=overwrite, progress=progress, grid=parse_grid(grid_text),
+                             focus_distance=fd, nfft=nfft, window=window, steering=steering, backend=backend)
     click.echo(f"wrote {r['path']}: {r['frames']} frames ({r['partial_frames']} with windows past the recording's ends, "
                f"zero-padded) in {r['seconds']:.1f} s, {r['volumes_per_s']:.1f} volumes/s "
                f"({r['realtime_factor']:.1f}x real time), backend {r['backend']}")
@@ -213,29 +216,13 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
 @click.option("--quiet", is_flag=True)
 def render(session, acoustic, out, frame, png, band, dyn_range, reference, side_by_side, truth, backend, overwrite, quiet):
     """Draw the acoustic image of every frame over the video (MP4), or one frame (PNG)."""
-    from tqdm import tqdm
-
     from .render import RenderOptions, render as do_render
 
-    lo, _, hi = band.partition(":")
-    try:
-        band_t = (float(lo or 0), float(hi) if hi else None)
-    except ValueError:
-        raise AcamError(f"--band must be LO:HI in Hz, got {band!r}") from None
-    opts = RenderOptions(dynamic_range_db=dyn_range, reference=reference, band=band_t, side_by_side=side_by_side, truth=truth)
-    bars = []
-
-    def progress(done, total):
-        if not bars:
-            bars.append(tqdm(total=total, unit="frame", disable=quiet, desc="render", file=sys.stderr))
-        bars[0].update(done - bars[0].n)
-
-    try:
+    opts = RenderOptions(dynamic_range_db=dyn_range, reference=reference, band=_parse_band(band),
+                         side_by_side=side_by_side, truth=truth)
+    with _progress("render", "frame", quiet) as progress:
         r = do_render(session, out=out, png=png, frame=frame, acoustic=acoustic, opts=opts, backend=backend,
                       overwrite=overwrite, progress=progress)
-    finally:
-        for b in bars:
-            b.close()
     if "mp4" in r:
         click.echo(f"wrote {r['mp4']}: {r['frames']} frames {r['size'][0]}x{r['size'][1]} at {r['fps']:g} fps (energy from {r['energy_from']})")
     if "png" in r:
