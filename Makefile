@@ -27,9 +27,9 @@ demo: $(STAMP)
 	mkdir -p $(DEMO_DIR)
 	$(VENV)/bin/acam capture --out $(DEMO_DIR)/session.h5 --duration 10 --scenario indoor --sources clapping:walk,whistling --seed 1 --overwrite
 	$(VENV)/bin/acam info $(DEMO_DIR)/session.h5
-	$(VENV)/bin/acam beamform $(DEMO_DIR)/session.h5 --overwrite
-	$(VENV)/bin/acam render $(DEMO_DIR)/session.h5 --out $(DEMO_DIR)/overlay.mp4 --truth --overwrite
-	$(VENV)/bin/acam render $(DEMO_DIR)/session.h5 --frame 60 --png $(DEMO_DIR)/frame060.png --truth --side-by-side --overwrite
+	$(VENV)/bin/acam beamform $(DEMO_DIR)/session.h5 --band 2000:5000 --overwrite
+	$(VENV)/bin/acam render $(DEMO_DIR)/session.h5 --out $(DEMO_DIR)/overlay.mp4 --band 2000:5000 --truth --overwrite
+	$(VENV)/bin/acam render $(DEMO_DIR)/session.h5 --frame 60 --png $(DEMO_DIR)/frame060.png --band 2000:5000 --truth --side-by-side --overwrite
 	@echo
 	@echo "demo results:"
 	@echo "  session:         $(DEMO_DIR)/session.h5"
