@@ -275,6 +275,53 @@ def plot_spectrum_cmd(session, pixel, truth, acoustic, out, backend):
     click.echo(f"wrote {out}")
 
 
+@main.group("import")
+def import_():
+    """Turn recordings made with the DualCam itself into acam files."""
+
+
+def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise AcamError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+@import_.command("dualcam")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Session file to write.")
+@click.option("--broken", default="79,105", show_default=True, help="Microphones to mark bad (0-based), comma-separated.")
+@click.option("--label", default="", help="Class label to store.")
+@click.option("--subject", default="", help="Subject to store.")
+@click.option("--scenario", default="", help="Scenario (location) to store.")
+@click.option("--overwrite", is_flag=True)
+@click.option("--quiet", is_flag=True)
+def import_dualcam_cmd(src, out, broken, label, subject, scenario, overwrite, quiet):
+    """DualCam dumps (A_%06d.dc audio + I_%06d.bmp/.jpeg frames, 1024 samples per frame at
+    12 fps = 12288 Hz) in SRC (or SRC/audio and SRC/video) -> a session file."""
+    from .dualcam_import import import_dualcam
+
+    with _progress("import", "frame", quiet) as progress:
+        r = import_dualcam(src, out, broken_mics=_parse_ints(broken, "--broken"), overwrite=overwrite, progress=progress,
+                           metadata={"label": label, "subject": subject, "scenario": scenario})
+    click.echo(f"wrote {r['path']}: {r['frames']} frames, {r['samples']} samples x {r['channels']} channels at "
+               f"{r['sample_freq']:g} Hz; bad mics {list(r['bad_mics'])}")
+
+
+@import_.command("dualcam-mfcc")
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--session", "session", required=True, type=click.Path(path_type=Path), help="The imported session.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="acam-acoustic file to write.")
+@click.option("--overwrite", is_flag=True)
+def import_dualcam_mfcc_cmd(src, session, out, overwrite):
+    """Precomputed DualCam MFCC acoustic images (MFCC_Image/Data_%d.mat, key MFCC, 36x48x12)
+    -> the layout `acam beamform` writes for MFCC features."""
+    from .dualcam_import import import_dualcam_mfcc
+
+    r = import_dualcam_mfcc(src, session, out, overwrite=overwrite)
+    click.echo(f"wrote {r['path']}: {r['frames']} MFCC images ({r['padded_frames']} zero-padded to 12 coefficients)")
+
+
 @main.group()
 def array():
     """Array layouts: design the optimized DualCam layout, compare PSL."""

@@ -30,8 +30,9 @@ video; session frame k is the k-th file in number order, whatever its number.
 Decisions of the session import:
 
 - Sample rate 12 * 1024 = 12288 Hz (1024 samples per 12 fps video frame), not the nominal 12 kHz.
-- Frame k's timestamp is sample ``k * 1024``: the audio of ``A_k`` fills samples
-  ``[k*1024, (k+1)*1024)``, so a frame's timestamp is the start of its audio block.
+- Frame k's timestamp is sample ``k * 1024 + 512``, the centre of its audio block: the audio of
+  ``A_k`` fills samples ``[k*1024, (k+1)*1024)``, and ``acam beamform`` centres its 1024-sample
+  window on the timestamp, so it analyses exactly block k, as the DualCam pipeline did.
 - Audio is stored as float32 of the raw int32 counts, unscaled (metadata ``units`` = 'raw int32
   counts'); float32 is exact for counts below 2**24 in magnitude, above that it rounds to a
   relative 6e-8. The summary reports the largest magnitude seen.
@@ -243,7 +244,7 @@ def import_dualcam(src_dir: str | Path, out_path: str | Path, *, broken_mics=DEF
         "source_layout": layout,
         "first_frame_number": numbers[0],
         "samples_per_frame": SAMPLES_PER_FRAME,
-        "frame_timestamp": "sample k*1024: the start of A_k's audio block [k*1024, (k+1)*1024)",
+        "frame_timestamp": "sample k*1024 + 512: the centre of A_k's audio block [k*1024, (k+1)*1024)",
         "broken_mics": broken,
         "broken_mics_note": "marked bad in /array/bad; samples kept as recorded",
         "geometry_note": ("positions are acam's dualcam128 preset, not the unpublished DualCam layout"
@@ -266,7 +267,7 @@ def import_dualcam(src_dir: str | Path, out_path: str | Path, *, broken_mics=DEF
                 for k in range(g0, g1):
                     img = read_image(ifiles[k], camera.width, camera.height)
                     formats.add(ifiles[k].suffix.lower().lstrip("."))
-                    w.write_frames(img[None], np.array([k * SAMPLES_PER_FRAME]))
+                    w.write_frames(img[None], np.array([k * SAMPLES_PER_FRAME + SAMPLES_PER_FRAME // 2]))
                 w.write_audio(block)
                 if progress:
                     for k in range(g0, g1):

@@ -76,7 +76,7 @@ def test_import_bmp_flat_round_trip(tmp_path):
         want = np.concatenate([expected_audio(k) for k in range(14)]).astype(np.float32)
         assert s.file["time_data"].dtype == np.float32
         np.testing.assert_array_equal(s.audio(), want)
-        np.testing.assert_array_equal(s.frame_sample_index, np.arange(14) * 1024)
+        np.testing.assert_array_equal(s.frame_sample_index, np.arange(14) * 1024 + 512)  # block centres
         assert np.flatnonzero(s.geometry.bad).tolist() == [79, 105]
         assert s.geometry.name == "dualcam128"
         assert (s.camera.width, s.camera.height) == (640, 480)
@@ -94,7 +94,7 @@ def test_import_jpeg_subfolders_numbered_from_one(tmp_path):
     r = import_dualcam(src, out, broken_mics=(3,))
     assert r["layout"] == "audio/ + video/" and r["first_frame_number"] == 1 and r["image_formats"] == ["jpeg"]
     with open_session(out) as s:
-        np.testing.assert_array_equal(s.frame_sample_index, np.arange(4) * 1024)
+        np.testing.assert_array_equal(s.frame_sample_index, np.arange(4) * 1024 + 512)
         np.testing.assert_array_equal(s.audio(1024, 2048), expected_audio(1).astype(np.float32))
         assert np.flatnonzero(s.geometry.bad).tolist() == [3]
         for k in range(4):
@@ -210,8 +210,8 @@ def test_mfcc_import(tmp_path, session5):
         np.testing.assert_array_equal(m[2][:, :, 4:], mfcc_values(2, 8).astype(np.float32))
         np.testing.assert_array_equal(m[4][:, :, :11], 0)
         np.testing.assert_array_equal(m[4][:, :, 11], mfcc_values(4, 1)[:, :, 0].astype(np.float32))
-        np.testing.assert_array_equal(f["frame_sample_index"][()], np.arange(5) * 1024)
-        np.testing.assert_allclose(f["frame_time"][()], np.arange(5) * 1024 / 12288)
+        np.testing.assert_array_equal(f["frame_sample_index"][()], np.arange(5) * 1024 + 512)
+        np.testing.assert_allclose(f["frame_time"][()], (np.arange(5) * 1024 + 512) / 12288)
         np.testing.assert_array_equal(f["coverage"][()], np.ones(5))
         np.testing.assert_allclose(f["frequencies"][()], np.arange(512) * 12.0)
         assert f["grid/pixels"].shape == (36, 48, 2) and f["grid/directions"].shape == (36, 48, 3)
