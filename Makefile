@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 DEMO_DIR ?= demo-output
 
-.PHONY: demo test install install-dev bench clean
+.PHONY: demo test install install-dev bench clean system-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -37,7 +37,19 @@ demo: $(STAMP)
 	@echo "  overlay video:   $(DEMO_DIR)/overlay.mp4"
 	@echo "  one frame:       $(DEMO_DIR)/frame060.png"
 
-test: $(DEV_STAMP)
+# The live-capture tests need a real audio stack: a JACK server (jackd2) and PortAudio. Installed
+# from Debian when missing and we may (root); otherwise those tests skip and say why.
+system-deps:
+	@if ! command -v jackd >/dev/null 2>&1 || ! /sbin/ldconfig -p 2>/dev/null | grep -q libportaudio.so.2; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing jackd2 and libportaudio2 from Debian"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends jackd2 libportaudio2 >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends jackd2 libportaudio2 >/dev/null 2>&1; } || \
+	    echo "make: could not install jackd2/libportaudio2: the live-capture tests will skip"; \
+	  else echo "make: jackd2/libportaudio2 missing and not root: the live-capture tests will skip"; fi; \
+	fi
+
+test: $(DEV_STAMP) system-deps
 	$(PY) -m pytest -q tests
 
 bench: $(DEV_STAMP)

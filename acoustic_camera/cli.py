@@ -76,35 +76,40 @@ def _human_bytes(n: float) -> str:
 
 @main.command()
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Session file to write (.h5).")
-@click.option("--duration", default=10.0, show_default=True, type=float, help="Seconds to record.")
+@click.option("--duration", default=None, type=float, help="Seconds to record (simulated: default 10; live: until Ctrl-C).")
+@click.option("--audio-device", default=None, help="Live capture: PortAudio input device, index or name (see `acam devices`).")
+@click.option("--channels", default=None, type=int, help="Live capture: channels to record (default: the geometry's microphones).")
+@click.option("--camera", default=None, help="Live capture: camera index, video file or stream URL.")
+@click.option("--blocksize", default=1024, show_default=True, type=int, help="Live capture: samples per audio block.")
+@click.option("--ring-seconds", default=4.0, show_default=True, type=float, help="Live capture: audio ring buffer length.")
+@click.option("--debug-stall-writer", default=None, hidden=True, help="AT,FOR seconds: stall the writer on purpose.")
 @click.option("--scenario", default="anechoic", show_default=True, type=click.Choice(["anechoic", "indoor", "outdoor"]), help="Simulated recording place.")
 @click.option("--sources", default="clapping:walk", show_default=True,
-              help="Comma-separated sources LABEL[:static|:walk][@X,Y,Z] (metres, array frame: x right, y down, z forward).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed: equal seeds give identical sessions.")
+              help="Simulated sources LABEL[:static|:walk][@X,Y,Z] (metres, array frame: x right, y down, z forward).")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed: equal seeds give identical simulated sessions.")
 @click.option("--rate", default=12000.0, show_default=True, type=float, help="Audio sample rate in Hz (12288 is the recorded DualCam rate).")
-@click.option("--fps", default=12.0, show_default=True, type=float, help="Video frame rate.")
+@click.option("--fps", default=12.0, show_default=True, type=float, help="Simulated video frame rate.")
 @click.option("--geometry", default="dualcam128", show_default=True, help="Array preset (dualcam128, uma16) or Acoular XML file.")
-@click.option("--no-noise", is_flag=True, help="Leave out background, wind and sensor noise.")
+@click.option("--no-noise", is_flag=True, help="Simulated: leave out background, wind and sensor noise.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def capture(out, duration, scenario, sources, seed, rate, fps, geometry, no_noise, overwrite, quiet):
-    """Record a session. With no device named, records from the simulated DualCam.
+def capture(out, duration, audio_device, channels, camera, blocksize, ring_seconds, debug_stall_writer, scenario, sources,
+            seed, rate, fps, geometry, no_noise, overwrite, quiet):
+    """Record a session: from a PortAudio input (--audio-device) and optionally a camera, or,
+    with no device named, from the simulated DualCam.
 
     The file is written as it goes and flushed every second: Ctrl-C or SIGTERM stop the
     capture and close the file cleanly; even a killed capture leaves every flushed second.
     """
     from .geometry import load_geometry
-    from .simulator import SimConfig, simulate_to_file
-    from .trajectories import parse_sources
 
     if out.exists() and not overwrite:
         raise AcamError(f"{out}: file exists (pass --overwrite to replace it)")
-    cfg = SimConfig(scenario=scenario, duration=duration, sample_freq=rate, video_fps=fps,
-                    sources=parse_sources(sources), seed=seed, geometry=load_geometry(geometry), noise=not no_noise)
-    # The handlers only raise a flag that the capture loop checks between seconds: an exception
-    # thrown from a signal handler can land in a callback that swallows it (seen in weakref
-    # cleanup), and then Ctrl-C would be lost. Installing SIGINT also overrides an 'ignore'
-    # inherited from a shell that started us in the background.
+    geom = load_geometry(geometry)
+    # The handlers only raise a flag that the capture loop checks: an exception thrown from a
+    # signal handler can land in a callback that swallows it (seen in weakref cleanup), and then
+    # Ctrl-C would be lost. Installing SIGINT also overrides an 'ignore' inherited from a shell
+    # that started us in the background.
     stop: dict = {"reason": None}
 
     def on_signal(signum, frame):
@@ -112,6 +117,32 @@ def capture(out, duration, scenario, sources, seed, rate, fps, geometry, no_nois
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if audio_device is not None:
+        from .live import capture_live
+
+        stall = None
+        if debug_stall_writer:
+            at, _, dur = debug_stall_writer.partition(",")
+            stall = (float(at), float(dur))
+        with _progress("capture", "sample", quiet, unit_scale=True) as progress:
+            r = capture_live(out, audio_device=audio_device, channels=channels or geom.n_mics, rate=rate, geometry=geom,
+                             camera=camera, duration=duration, blocksize=blocksize, ring_seconds=ring_seconds,
+                             overwrite=overwrite, should_stop=lambda: stop["reason"], progress=progress, _stall_writer=stall)
+        drift = f"{r['drift_ppm']:+.0f} ppm" if r["drift_ppm"] is not None else "n/a"
+        click.echo(f"wrote {out}: {r['duration_s']:.2f} s, {r['samples']} samples x {channels or geom.n_mics} channels at "
+                   f"{rate:g} Hz, {r['frames']} video frames; audio blocks {r['blocks']}, input overflows {r['overflows']}, "
+                   f"dropped blocks {r['dropped_blocks']} ({r['gap_samples']} samples stored as gaps), dropped video frames "
+                   f"{r['dropped_frames']}, camera clock drift {drift}")
+        if r["stopped_by"]:
+            click.echo(f"acam: capture {r['stopped_by']}; {out} closed cleanly", err=True)
+            sys.exit(128 + int(signal.Signals[r["stopped_by"].split()[-1]]))
+        return
+    from .simulator import SimConfig, simulate_to_file
+    from .trajectories import parse_sources
+
+    duration = 10.0 if duration is None else duration
+    cfg = SimConfig(scenario=scenario, duration=duration, sample_freq=rate, video_fps=fps,
+                    sources=parse_sources(sources), seed=seed, geometry=geom, noise=not no_noise)
     with _progress("capture", "sample", quiet, unit_scale=True) as progress:
         summary = simulate_to_file(cfg, out, overwrite=overwrite, progress=progress, should_stop=lambda: stop["reason"])
     if summary["stopped_by"]:
@@ -123,6 +154,21 @@ def capture(out, duration, scenario, sources, seed, rate, fps, geometry, no_nois
         f"at {rate:g} Hz, {summary['frames']} frames at {fps:g} fps, {_human_bytes(out.stat().st_size)}; "
         f"simulated in {summary['wall_s']:.1f} s ({summary['realtime_factor']:.1f}x real time)"
     )
+
+
+@main.command()
+def devices():
+    """Audio input devices (channels, default rate) and cameras that open."""
+    from .live import list_audio_inputs, list_cameras
+
+    inputs = list_audio_inputs()
+    click.echo("audio inputs:" if inputs else "audio inputs: none")
+    for d in inputs:
+        click.echo(f"  {d['index']:3d}  {d['name']}  [{d['hostapi']}]  {d['channels']} ch, default {d['default_rate']:g} Hz")
+    cams = list_cameras()
+    click.echo("cameras:" if cams else "cameras: none")
+    for c in cams:
+        click.echo(f"  {c['index']:3d}  {c['width']}x{c['height']} at {c['fps']:g} fps")
 
 
 @main.command()
@@ -150,6 +196,14 @@ def info(session):
             f"camera:      fx={s.camera.fx:.1f} fy={s.camera.fy:.1f} cx={s.camera.cx:.1f} cy={s.camera.cy:.1f}, "
             f"at {np.round(s.camera.position, 3).tolist()} m in the array frame",
         ]
+        cs = md.get("capture_stats")
+        if cs:
+            drift = f"{cs['drift_ppm']:+.0f} ppm" if cs.get("drift_ppm") is not None else "n/a"
+            lines.append(f"capture:     {cs['blocks']} audio blocks, {cs['overflows']} input overflows, {cs['dropped_blocks']} dropped "
+                         f"blocks, {cs['dropped_frames']} dropped video frames, camera clock drift {drift}")
+        if len(s.audio_gaps):
+            lines.append("gaps at:     " + ", ".join(f"{g0 / s.sample_freq:.3f} s (+{n} samples)" for g0, n in s.audio_gaps[:10])
+                         + (" ..." if len(s.audio_gaps) > 10 else ""))
         if s.truth is not None:
             t = s.truth
             lines.append(f"truth:       {len(t.labels)} source(s): " + ", ".join(

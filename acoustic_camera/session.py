@@ -207,8 +207,9 @@ class SessionWriter:
         self._unflushed = 0
 
     # -- closing ---------------------------------------------------------------------------
-    def close(self, stop_reason: str = "completed", clean: bool = True) -> None:
-        """Close the file; with ``clean`` mark it as closed cleanly, recording why it stopped."""
+    def close(self, stop_reason: str = "completed", clean: bool = True, attrs: dict | None = None) -> None:
+        """Close the file; with ``clean`` mark it as closed cleanly, recording why it stopped.
+        ``attrs``: final root attributes (e.g. capture statistics), JSON-encoded when not plain."""
         if self._closed:
             return
         self._final = (self._audio.shape[0], self._frames.shape[0])
@@ -219,6 +220,8 @@ class SessionWriter:
         # a writer dying in between leaves the flag False, which is the truth.
         with h5py.File(self.path, "r+") as f:
             f.attrs["stop_reason"] = stop_reason
+            for k, v in (attrs or {}).items():
+                f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
             if clean:
                 f.attrs["closed_cleanly"] = 1
 
@@ -425,6 +428,11 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
         metadata.update(json.loads(a.get("extra_json", "{}")))
     except (TypeError, ValueError):
         raise SessionFormatError(path, "root attribute extra_json", "a JSON object", "unparsable text") from None
+    if "capture_stats_json" in a:
+        try:
+            metadata["capture_stats"] = json.loads(a["capture_stats_json"])
+        except (TypeError, ValueError):
+            raise SessionFormatError(path, "root attribute capture_stats_json", "a JSON object", "unparsable text") from None
     metadata["software_version"] = str(a.get("software_version", ""))
     metadata["created_utc"] = str(a.get("created_utc", ""))
 
