@@ -66,6 +66,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.bench_beamform import timeit_median
+
 RESULTS = Path(__file__).parent / "results"
 SAMPLE_FREQ = 12000.0
 NFFT = 1024
@@ -137,16 +139,6 @@ def acoular_frame(acoular, steer, frame: np.ndarray, sample_freq: float, bins) -
     else:
         res = np.stack([np.array(bb.result[int(i)]) for i in bins])
     return res, t1 - t0, time.perf_counter() - t1
-
-
-def _timeit(fn, repeats):
-    fn()  # warm-up: JIT compilation, steering tables, allocator
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def compare(frames: int = 4, quick: bool = False, *, steering: str = "classic", batch: int | None = None,
@@ -237,7 +229,7 @@ def compare(frames: int = 4, quick: bool = False, *, steering: str = "classic", 
     acam_by_threads = {}
     for nt in thread_options:
         numba.set_num_threads(nt)
-        acam_by_threads[nt] = batch / _timeit(lambda: bf(acam_samples), repeats)
+        acam_by_threads[nt] = batch / timeit_median(lambda: bf(acam_samples), repeats)
     numba.set_num_threads(threads)  # leave the process as import_acoular() left it
     acam_threads = max(acam_by_threads, key=acam_by_threads.get)
     acam_vps = acam_by_threads[acam_threads]

@@ -27,7 +27,8 @@ GFLOP_PER_VOLUME = 8 * 128 * 1728 * 512 / 1e9
 RESULTS = Path(__file__).parent / "results"
 
 
-def _timeit(fn, repeats):
+def timeit_median(fn, repeats):
+    """Median seconds of `repeats` calls after one warm-up call (JIT, steering tables, allocator)."""
     fn()
     ts = []
     for _ in range(repeats):
@@ -41,7 +42,7 @@ def gemm_peak(repeats=5, n=1024):
     rng = np.random.default_rng(0)
     a = (rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))).astype(np.complex64)
     b = a.copy()
-    dt = _timeit(lambda: a @ b, repeats)
+    dt = timeit_median(lambda: a @ b, repeats)
     return 8 * n**3 / dt / 1e9
 
 
@@ -71,7 +72,7 @@ def main(argv=None):
 
     W = steering_table(np, bf.plan.tau, bf.plan.amp, bf.plan.freqs[:nb])
     Xb = np.ascontiguousarray(X[:nb])
-    dt = _timeit(lambda: block_power(np, W, Xb), repeats) * (512 / nb)
+    dt = timeit_median(lambda: block_power(np, W, Xb), repeats) * (512 / nb)
     rows.append({"name": f"numpy stored-table matmul ({batch} frames/batch)", "volumes_per_s": batch / dt,
                  "gflops": batch * GFLOP_PER_VOLUME / dt})
 
@@ -89,7 +90,7 @@ def main(argv=None):
         else:
             def run():
                 b(samples)
-        dt = _timeit(run, repeats)
+        dt = timeit_median(run, repeats)
         rows.append({"name": f"{name} end to end ({batch} frames/batch)", "volumes_per_s": batch / dt,
                      "gflops": batch * GFLOP_PER_VOLUME / dt})
 
