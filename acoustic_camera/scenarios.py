@@ -21,10 +21,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sys
+
 import numpy as np
-import pyroomacoustics as pra
 
 from .errors import AcamError
+
+
+def _import_pyroomacoustics():
+    # pyroomacoustics imports sounddevice for its playback helpers whenever it is installed,
+    # which would load PortAudio into every simulation; hide it for that import only.
+    hidden = "sounddevice" not in sys.modules
+    if hidden:
+        sys.modules["sounddevice"] = None  # makes `import sounddevice` raise ImportError
+    try:
+        import pyroomacoustics
+    finally:
+        if hidden and sys.modules.get("sounddevice", 0) is None:
+            del sys.modules["sounddevice"]
+    return pyroomacoustics
+
+
+pra = _import_pyroomacoustics()
 
 SCENARIOS = ("anechoic", "indoor", "outdoor")
 

@@ -36,7 +36,7 @@ from .camera import Camera
 from .errors import AcamError
 from .geometry import ArrayGeometry, preset
 from .rir import HALF_WIDTH, SPEED_OF_SOUND, StreamConvolver, build_rirs, diffuse_irs, fibonacci_sphere, plane_wave_irs, rir_length
-from .scenarios import Scenario, get_scenario
+from .scenarios import Scenario, get_scenario, pra
 from .scene_video import SourceSprite, draw_frame, make_background
 from .session import SessionWriter
 from .sounds import SOUND_CLASSES, make_sound
@@ -199,8 +199,6 @@ class Simulator:
     def _make_background(self, rng) -> StreamConvolver:
         """Distant sources: 8 independent noise inputs, each heard as 3 plane waves from far
         away (30-200 m, low elevation), with air absorption and a traffic-like colour."""
-        import pyroomacoustics as pra
-
         fs, sc = self.cfg.sample_freq, self.scenario
         n_in, per_in, nfft = 8, 3, 2048
         air = pra.parameters.Physics().get_air_absorption()

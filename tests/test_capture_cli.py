@@ -120,9 +120,12 @@ def test_info_on_bad_file_is_one_line(tmp_path):
 
 def test_core_commands_do_not_import_torch_or_cupy(tmp_path):
     code = (
-        "import sys, runpy; sys.argv=['acam','capture','--out',sys.argv[1],'--duration','0.5','--quiet',"
-        "'--geometry','uma16'];\n"
-        "try:\n    runpy.run_module('acoustic_camera', run_name='__main__')\nexcept SystemExit: pass\n"
+        "import sys, runpy\n"
+        "for argv in (['acam','capture','--out',sys.argv[1],'--duration','0.5','--quiet','--geometry','uma16'],\n"
+        "             ['acam','beamform',sys.argv[1],'--quiet'], ['acam','info',sys.argv[1]]):\n"
+        "    sys.argv = argv\n"
+        "    try:\n        runpy.run_module('acoustic_camera', run_name='__main__')\n    except SystemExit as e:\n"
+        "        assert not e.code, (argv, e.code)\n"
         "bad=[m for m in ('torch','cupy','sounddevice','torchvision') if m in sys.modules]\n"
         "assert not bad, bad\nprint('clean')"
     )
