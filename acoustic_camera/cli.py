@@ -376,6 +376,74 @@ def import_dualcam_mfcc_cmd(src, session, out, overwrite):
     click.echo(f"wrote {r['path']}: {r['frames']} MFCC images ({r['padded_frames']} zero-padded to 12 coefficients)")
 
 
+def _pairs(sessions):
+    """Session files (or directories of them) -> (session, acoustic file) pairs."""
+    out = []
+    for spec in sessions:
+        p = Path(spec)
+        files = sorted(q for q in p.glob("*.h5") if not q.name.endswith(".acoustic.h5")) if p.is_dir() else [p]
+        for f in files:
+            a = f.with_name(f.stem + ".acoustic.h5")
+            if not a.exists():
+                raise AcamError(f"{a}: missing: run `acam beamform {f}` first (the models train on its MFCC images)")
+            out.append((f, a))
+    if not out:
+        raise AcamError("no sessions found")
+    return out
+
+
+@main.command()
+@click.argument("role", type=click.Choice(["teacher", "student", "distill"]))
+@click.argument("sessions", nargs=-1, required=True)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory.")
+@click.option("--model", default=None, type=click.Choice(["dualcamnet", "hearnet", "soundnet5"]),
+              help="Default: dualcamnet for teacher, hearnet otherwise.")
+@click.option("--teacher", default=None, type=click.Path(path_type=Path), help="Teacher checkpoint (distill).")
+@click.option("--epochs", default=10, show_default=True, type=int)
+@click.option("--batch-size", default=16, show_default=True, type=int)
+@click.option("--lr", default=1e-3, show_default=True, type=float)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--distill", "distill_kind", default="soft", show_default=True, type=click.Choice(["soft", "hinton"]))
+@click.option("--lam", default=0.5, show_default=True, type=float)
+@click.option("--temperature", default=1.0, show_default=True, type=float)
+@click.option("--train-scenario", default=None, help="Cross-scenario: train on this scenario...")
+@click.option("--test-scenario", default=None, help="...and test on this one.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
+@click.option("--device", default="auto", show_default=True)
+def train(role, sessions, out, model, teacher, epochs, batch_size, lr, seed, distill_kind, lam, temperature,
+          train_scenario, test_scenario, resume, device):
+    """Train a teacher, a student, or distil a teacher into a student (`models` extra: torch)."""
+    try:
+        from .models.train import TrainConfig, train as do_train
+    except ImportError as exc:
+        raise AcamError(f"training needs the models extra (pip install 'acoustic-camera[models]'): {exc}") from None
+    model = model or ("dualcamnet" if role == "teacher" else "hearnet")
+    cfg = TrainConfig(role=role, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, distill=distill_kind,
+                      lam=lam, temperature=temperature, teacher=str(teacher) if teacher else None,
+                      train_scenario=train_scenario, test_scenario=test_scenario, device=device)
+    m = do_train(cfg, _pairs(sessions), out, resume=resume)
+    click.echo(f"{role} {model}: best validation accuracy {m['best_val_accuracy']:.3f}, test {m['test_accuracy']:.3f}, "
+               f"train {m['train_accuracy']:.3f} (chance {m['chance']:.3f}); {out / 'metrics.json'}")
+
+
+@main.command()
+@click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--sessions", "sessions", multiple=True, required=True, help="Sessions or directories to test on.")
+@click.option("--device", default="auto", show_default=True)
+def evaluate(checkpoints, sessions, device):
+    """Accuracy table: each checkpoint (row, with the scenario it trained on) on each test scenario."""
+    try:
+        from .models.train import evaluate as do_eval
+    except ImportError as exc:
+        raise AcamError(f"evaluation needs the models extra (pip install 'acoustic-camera[models]'): {exc}") from None
+    table = do_eval(checkpoints, _pairs(sessions), device)
+    cols = sorted({c for row in table.values() for c in row})
+    click.echo("| model (trained on) | " + " | ".join(cols) + " |")
+    click.echo("|---|" + "---:|" * len(cols))
+    for name, row in table.items():
+        click.echo(f"| {name} | " + " | ".join(f"{row.get(c, float('nan')):.3f}" for c in cols) + " |")
+
+
 @main.group()
 def array():
     """Array layouts: design the optimized DualCam layout, compare PSL."""

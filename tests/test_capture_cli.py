@@ -106,7 +106,8 @@ def test_bad_input_one_line_exit_2(tmp_path, args, msg):
 
 
 def test_every_command_has_help():
-    for cmd in ([], ["capture"], ["info"], ["array"], ["array", "design"]):
+    for cmd in ([], ["capture"], ["info"], ["array"], ["array", "design"], ["beamform"], ["render"], ["plot", "array"],
+                ["plot", "spectrum"], ["devices"], ["import", "dualcam"], ["import", "dualcam-mfcc"], ["train"], ["evaluate"]):
         r = run_acam(*cmd, "--help")
         assert r.returncode == 0 and "Usage:" in r.stdout
 
