@@ -444,6 +444,27 @@ def evaluate(checkpoints, sessions, device):
         click.echo(f"| {name} | " + " | ".join(f"{row.get(c, float('nan')):.3f}" for c in cols) + " |")
 
 
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--sessions", "sessions", multiple=True, required=True, help="Sessions or directories to embed.")
+@click.option("--layer", default="embedding", show_default=True, type=click.Choice(["embedding", "logits"]))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Embeddings (.npz).")
+@click.option("--transfer-to", "transfer_to", multiple=True, help="Also fit k-NN/SVM on --sessions and score on these.")
+@click.option("--device", default="auto", show_default=True)
+def features(checkpoint, sessions, layer, out, transfer_to, device):
+    """Export embeddings from a chosen layer; optionally k-NN and linear-SVM transfer accuracy."""
+    try:
+        from .models.features import export_embeddings, transfer_scores
+    except ImportError as exc:
+        raise AcamError(f"features need the models extra (pip install 'acoustic-camera[models]'): {exc}") from None
+    emb = export_embeddings(checkpoint, _pairs(sessions), layer, device)
+    np.savez_compressed(out, **emb)
+    click.echo(f"wrote {out}: {emb['x'].shape[0]} clips x {emb['x'].shape[1]} dimensions ({layer})")
+    if transfer_to:
+        r = transfer_scores(emb, export_embeddings(checkpoint, _pairs(transfer_to), layer, device))
+        click.echo(f"transfer: k-NN {r['knn']:.3f}, linear SVM {r['svm']:.3f} ({r['n_train']} -> {r['n_test']} clips)")
+
+
 @main.group()
 def array():
     """Array layouts: design the optimized DualCam layout, compare PSL."""

@@ -107,7 +107,7 @@ def test_bad_input_one_line_exit_2(tmp_path, args, msg):
 
 def test_every_command_has_help():
     for cmd in ([], ["capture"], ["info"], ["array"], ["array", "design"], ["beamform"], ["render"], ["plot", "array"],
-                ["plot", "spectrum"], ["devices"], ["import", "dualcam"], ["import", "dualcam-mfcc"], ["train"], ["evaluate"]):
+                ["plot", "spectrum"], ["devices"], ["import", "dualcam"], ["import", "dualcam-mfcc"], ["train"], ["evaluate"], ["features"]):
         r = run_acam(*cmd, "--help")
         assert r.returncode == 0 and "Usage:" in r.stdout
 

@@ -56,3 +56,10 @@ def test_teacher_student_distill_resume_and_evaluate(dataset, tmp_path):
                  pairs, tmp_path / "student", resume=True, progress=False)
     assert [h["epoch"] for h in more["history"]] == list(range(1, 10))
     assert json.loads((tmp_path / "student" / "metrics.json").read_text())["history"][-1]["epoch"] == 9
+    # the teacher's embeddings transfer to unseen sessions (k-NN and linear SVM)
+    from acoustic_camera.models.features import export_embeddings, transfer_scores
+
+    emb = export_embeddings(tmp_path / "teacher" / "best.pt", pairs, "embedding", "cpu")
+    assert emb["x"].shape[1] == 1024 and len(emb["x"]) == len(emb["label"])
+    r = transfer_scores(emb, export_embeddings(tmp_path / "teacher" / "best.pt", held_out, "embedding", "cpu"))
+    assert r["knn"] >= 0.6 and r["svm"] >= 0.6, r

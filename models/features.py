@@ -1,0 +1,56 @@
+"""Embeddings from a trained network, and their transfer value by k-NN and linear SVM.
+
+``export_embeddings`` runs a checkpoint over the clips of some sessions and keeps a chosen
+layer: ``embedding`` (the 1024-d layer before the head; DualCamNet's per-frame embeddings are
+averaged over the clip) or ``logits``. ``transfer_scores`` fits k-NN and a linear SVM
+(scikit-learn) on one set of embeddings and scores them on another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .data import ClipDataset, index_clips
+from .train import TrainConfig, _device, _frames, load_checkpoint, model_input
+
+LAYERS = ("embedding", "logits")
+
+
+def export_embeddings(checkpoint, pairs, layer: str = "embedding", device: str = "auto", batch_size: int = 32) -> dict:
+    """{'x': (N, D) float32, 'label': (N,) class names, 'scenario', 'session', 'start'} over all clips."""
+    if layer not in LAYERS:
+        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
+    dev = _device(device)
+    model, ck = load_checkpoint(checkpoint, dev)
+    cfg = TrainConfig(**ck["config"])
+    clips = index_clips(pairs, clip_frames=_frames(cfg))
+    ds = ClipDataset(clips, ck["classes"], ck["stats"]["mfcc"], audio=cfg.model != "dualcamnet")
+    mstats = ck["stats"].get("audio") if cfg.model == "hearnet" else ck["stats"]["mfcc"]
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(ds), batch_size):
+            items = [ds[j] for j in range(i, min(len(ds), i + batch_size))]
+            x = model_input(cfg.model, items, mstats, dev)
+            z = model.embed(x) if layer == "embedding" else model(x)
+            if z.dim() == 3:  # per acoustic frame -> per clip
+                z = z.mean(1)
+            out.append(z.reshape(z.shape[0], -1).cpu().numpy())
+    x = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    return {"x": x.astype(np.float32), "label": np.array([c.label for c in clips]),
+            "scenario": np.array([c.scenario for c in clips]), "session": np.array([c.session for c in clips]),
+            "start": np.array([c.start for c in clips])}
+
+
+def transfer_scores(train: dict, test: dict, k: int = 5) -> dict:
+    """Accuracy of k-NN (cosine) and a linear SVM trained on `train` embeddings, on `test`."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    knn = KNeighborsClassifier(n_neighbors=min(k, len(train["x"])), metric="cosine").fit(train["x"], train["label"])
+    svm = make_pipeline(StandardScaler(), LinearSVC(C=1.0, max_iter=5000)).fit(train["x"], train["label"])
+    return {"knn": float((knn.predict(test["x"]) == test["label"]).mean()),
+            "svm": float((svm.predict(test["x"]) == test["label"]).mean()),
+            "n_train": int(len(train["x"])), "n_test": int(len(test["x"])), "dim": int(train["x"].shape[1])}
