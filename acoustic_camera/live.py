@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import collections
 import json
-import math
-import os
 import queue
 import threading
 import time
@@ -69,7 +67,6 @@ def list_cameras(max_index: int = 8) -> list[dict]:
 
 def resolve_device(spec) -> int:
     """An input device by index or (part of its) name, with a clear error listing the inputs."""
-    sd = _sd()
     inputs = list_audio_inputs()
     names = "; ".join(f"{d['index']}: {d['name']} ({d['channels']} ch)" for d in inputs) or "none"
     try:
@@ -83,7 +80,6 @@ def resolve_device(spec) -> int:
         if len(matches) > 1:
             raise AcamError(f"audio device {spec!r} is ambiguous; input devices: {names}") from None
     raise AcamError(f"audio device {spec!r} not found; input devices: {names}")
-    return sd  # unreachable; keeps linters calm about sd
 
 
 @dataclass
@@ -96,7 +92,6 @@ class LiveStats:
     frames: int = 0
     dropped_frames: int = 0
     drift_ppm: float | None = None
-    late_callbacks: int = 0
     gaps: list = field(default_factory=list)
 
 
@@ -172,7 +167,6 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
     ring = _Ring(int(ring_seconds * rate), channels)
     events: collections.deque = collections.deque()  # ('data', n) / ('gap', start, n), in stream order
     state = {"pos": 0, "adc0": None, "next_adc": None, "stop": None}
-    lock = threading.Lock()
 
     def callback(indata, frames, time_info, status):
         adc = time_info.inputBufferAdcTime

@@ -152,10 +152,7 @@ def overlay_frame(frame: np.ndarray, energy_db: np.ndarray, top: float, opts: Re
     if opts.colorbar:
         _colorbar(out, top, opts)
     if opts.side_by_side:
-        level = np.clip((cv2.resize(energy_db.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
-                         - (top - opts.dynamic_range_db)) / opts.dynamic_range_db, 0, 1)
-        pure = cv2.applyColorMap((level * 255).astype(np.uint8), COLORMAP)[:, :, ::-1]
-        out = np.concatenate([frame, pure, out], axis=1)
+        out = np.concatenate([frame, rgb, out], axis=1)
     return np.ascontiguousarray(out)
 
 

@@ -24,7 +24,6 @@ is set only after the writer has closed the file normally.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -443,6 +442,3 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
         audio_gaps=np.asarray(gaps, dtype=np.int64), truth=truth, opened_after_crash=after_crash,
     )
 
-
-def file_size(path: str | Path) -> int:
-    return os.path.getsize(path)

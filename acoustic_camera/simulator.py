@@ -35,12 +35,12 @@ from . import __version__
 from .camera import Camera
 from .errors import AcamError
 from .geometry import ArrayGeometry, preset
-from .rir import HALF_WIDTH, SPEED_OF_SOUND, StreamConvolver, build_rirs, diffuse_irs, fibonacci_sphere, plane_wave_irs, rir_length
+from .rir import HALF_WIDTH, SPEED_OF_SOUND, StreamConvolver, build_rirs, diffuse_irs, plane_wave_irs
 from .scenarios import Scenario, get_scenario, pra
 from .scene_video import SourceSprite, draw_frame, make_background
 from .session import SessionWriter
 from .sounds import SOUND_CLASSES, make_sound
-from .trajectories import SourceSpec, Trajectory, make_trajectory
+from .trajectories import SourceSpec, make_trajectory
 
 #: Typical level of each class at 1 m, pascals RMS (0.02 Pa = 60 dB SPL, 0.2 Pa = 80 dB).
 DEFAULT_LEVEL_PA = {
@@ -294,7 +294,7 @@ class Simulator:
 
     def chunks(self) -> Iterator[Chunk]:
         """Yield the session in groups of FRAMES_PER_CHUNK frames, in order."""
-        fsi, fps = self.frame_sample_index, self.cfg.video_fps
+        fsi = self.frame_sample_index
         out, out_start = [], 0  # pending output (M, n) pieces from time out_start
         have = 0
         pending = []  # per group: (start, end, frame idx, truth, frames)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 
 def steering_table(xp, tau, amp, freqs, dtype=None):

@@ -16,10 +16,8 @@ Normalisation statistics come from the training split only (:func:`mfcc_stats`).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 
 import h5py
 import numpy as np

@@ -1,7 +1,6 @@
 """`acam capture` / `acam info` as a user runs them: stopping by Ctrl-C, SIGTERM and SIGKILL
 leaves a readable file with every flushed second; bad input gives one line and exit 2."""
 
-import os
 import signal
 import subprocess
 import sys

@@ -2,7 +2,6 @@
 at 12 kHz), PortAudio's JACK host API under sounddevice, and a JACK client playing a known
 128-channel signal into PortAudio's input ports. No mocks."""
 
-import os
 import shutil
 import subprocess
 import threading
