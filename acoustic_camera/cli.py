@@ -392,56 +392,124 @@ def _pairs(sessions):
     return out
 
 
+def _models_extra(what: str):
+    try:
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise AcamError(f"{what} needs the models extra (pip install 'acoustic-camera[models]'): {exc}") from None
+
+
 @main.command()
-@click.argument("role", type=click.Choice(["teacher", "student", "distill"]))
+@click.argument("role", type=click.Choice(["teacher", "student", "distill", "localize"]))
 @click.argument("sessions", nargs=-1, required=True)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run directory.")
-@click.option("--model", default=None, type=click.Choice(["dualcamnet", "hearnet", "soundnet5"]),
+@click.option("--model", default=None, type=click.Choice(["dualcamnet", "resnet50", "avnet", "hearnet", "soundnet5"]),
               help="Default: dualcamnet for teacher, hearnet otherwise.")
 @click.option("--teacher", default=None, type=click.Path(path_type=Path), help="Teacher checkpoint (distill).")
 @click.option("--epochs", default=10, show_default=True, type=int)
 @click.option("--batch-size", default=16, show_default=True, type=int)
 @click.option("--lr", default=1e-3, show_default=True, type=float)
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--distill", "distill_kind", default="soft", show_default=True, type=click.Choice(["soft", "hinton"]))
-@click.option("--lam", default=0.5, show_default=True, type=float)
-@click.option("--temperature", default=1.0, show_default=True, type=float)
+@click.option("--distill", "distill_kind", default="soft", show_default=True,
+              type=click.Choice(["soft", "hinton", "hint", "sequential"]),
+              help="soft labels (published) or Hinton's; feature hints; per-second + aggregated hints.")
+@click.option("--lam", default=0.5, show_default=True, type=float, help="Soft-label weight (soft, hinton).")
+@click.option("--temperature", default=1.0, show_default=True, type=float, help="Soft-label temperature (soft, hinton).")
+@click.option("--hint-weight", default=1.0, show_default=True, type=float, help="Hint term weight (hint, sequential).")
+@click.option("--alpha", default=0.5, show_default=True, type=float, help="Per-second vs aggregated hint (sequential).")
 @click.option("--train-scenario", default=None, help="Cross-scenario: train on this scenario...")
 @click.option("--test-scenario", default=None, help="...and test on this one.")
+@click.option("--image-size", default=224, show_default=True, type=int, help="ResNet-50 crop side (resnet50, avnet).")
+@click.option("--video-per-second", default=1, show_default=True, type=int,
+              help="Video frames per second of clip for the visual models (1: the middle frame; AVNet: 1 or 12).")
+@click.option("--visual-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Local ImageNet ResNet-50 state_dict (nothing is downloaded); without it the frozen backbone is random.")
+@click.option("--audio-teacher", default=None, type=click.Path(path_type=Path), help="localize: DualCamNet checkpoint for the audio hint.")
+@click.option("--visual-teacher", default=None, type=click.Path(path_type=Path), help="localize: ResNet-50/AVNet checkpoint for the visual hint.")
+@click.option("--map-hint", default=0.0, show_default=True, type=float,
+              help="localize: weight of the acoustic-image map hint (needs `acam beamform --features energy`).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--device", default="auto", show_default=True)
-def train(role, sessions, out, model, teacher, epochs, batch_size, lr, seed, distill_kind, lam, temperature,
-          train_scenario, test_scenario, resume, device):
-    """Train a teacher, a student, or distil a teacher into a student (`models` extra: torch)."""
-    try:
-        from .models.train import TrainConfig, train as do_train
-    except ImportError as exc:
-        raise AcamError(f"training needs the models extra (pip install 'acoustic-camera[models]'): {exc}") from None
+def train(role, sessions, out, model, teacher, epochs, batch_size, lr, seed, distill_kind, lam, temperature, hint_weight,
+          alpha, train_scenario, test_scenario, image_size, video_per_second, visual_weights, audio_teacher, visual_teacher,
+          map_hint, resume, device):
+    """Train a teacher or a student, distil a teacher into a student, or train an audio-visual
+    localiser (`models` extra: torch, torchvision)."""
+    _models_extra("training")
+    pairs = _pairs(sessions)
+    if role == "localize":
+        from .models.localization import LocalizeConfig, train_localizer
+
+        cfg = LocalizeConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                             audio_teacher=str(audio_teacher) if audio_teacher else None,
+                             visual_teacher=str(visual_teacher) if visual_teacher else None, map_hint=map_hint)
+        m = _guard(lambda: train_localizer(cfg, pairs, out))
+        v = m["validation"]
+        click.echo(f"localizer: held-out clips {v['clips']}: peak within {v['radius_px']:g} px "
+                   f"{v['model']['within_radius']:.3f} (centre {v['centre']['within_radius']:.3f}, acoustic camera "
+                   f"{v['acoustic_camera']['within_radius']:.3f}); {out / 'localizer.pt'}")
+        return
+    from .models.train import TrainConfig, train as do_train
+
     model = model or ("dualcamnet" if role == "teacher" else "hearnet")
     cfg = TrainConfig(role=role, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, distill=distill_kind,
-                      lam=lam, temperature=temperature, teacher=str(teacher) if teacher else None,
-                      train_scenario=train_scenario, test_scenario=test_scenario, device=device)
-    m = do_train(cfg, _pairs(sessions), out, resume=resume)
+                      lam=lam, temperature=temperature, hint_weight=hint_weight, alpha=alpha,
+                      teacher=str(teacher) if teacher else None, train_scenario=train_scenario,
+                      test_scenario=test_scenario, image_size=image_size, video_per_second=video_per_second,
+                      visual_weights=str(visual_weights) if visual_weights else None, device=device)
+    m = _guard(lambda: do_train(cfg, pairs, out, resume=resume))
     click.echo(f"{role} {model}: best validation accuracy {m['best_val_accuracy']:.3f}, test {m['test_accuracy']:.3f}, "
                f"train {m['train_accuracy']:.3f} (chance {m['chance']:.3f}); {out / 'metrics.json'}")
+
+
+def _guard(fn):
+    """Configuration and data errors from the models as one clear line."""
+    try:
+        return fn()
+    except (ValueError, FileNotFoundError) as exc:
+        raise AcamError(str(exc)) from None
 
 
 @main.command()
 @click.argument("checkpoints", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--sessions", "sessions", multiple=True, required=True, help="Sessions or directories to test on.")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the rows as JSON.")
+@click.option("--picture", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Localisers: a PNG of similarity maps over their frames (truth green, peak white).")
+@click.option("--radius", default=64.0, show_default=True, type=float, help="Localisers: hit radius in pixels.")
 @click.option("--device", default="auto", show_default=True)
-def evaluate(checkpoints, sessions, device):
-    """Accuracy table: each checkpoint (row, with the scenario it trained on) on each test scenario."""
-    try:
-        from .models.train import evaluate as do_eval
-    except ImportError as exc:
-        raise AcamError(f"evaluation needs the models extra (pip install 'acoustic-camera[models]'): {exc}") from None
-    table = do_eval(checkpoints, _pairs(sessions), device)
-    cols = sorted({c for row in table.values() for c in row})
-    click.echo("| model (trained on) | " + " | ".join(cols) + " |")
-    click.echo("|---|" + "---:|" * len(cols))
-    for name, row in table.items():
-        click.echo(f"| {name} | " + " | ".join(f"{row.get(c, float('nan')):.3f}" for c in cols) + " |")
+def evaluate(checkpoints, sessions, json_out, picture, radius, device):
+    """Cross-scenario accuracy table (train set x test set, one column per model, as in the paper);
+    localisers: peak-pixel error against the simulated truth."""
+    _models_extra("evaluation")
+    import json as _json
+
+    from .models.evaluation import accuracy_table, evaluate as do_eval
+    from .models.localization import evaluate_localizer, is_localizer
+
+    pairs = _pairs(sessions)
+    for c in checkpoints:
+        if not c.is_file():
+            raise AcamError(f"{c}: no such checkpoint")
+    loc = [c for c in checkpoints if is_localizer(c)]
+    cls = [c for c in checkpoints if c not in loc]
+    report = {}
+    if cls:
+        rows = _guard(lambda: do_eval(cls, pairs, device))
+        report["accuracy"] = rows
+        click.echo(accuracy_table(rows))
+        click.echo("(accuracy, with the number of clips; clips a model trained or validated on are left out)")
+    for c in loc:
+        r = _guard(lambda: evaluate_localizer(c, pairs, device, radius=radius, picture=picture))
+        report.setdefault("localization", {})[str(c)] = r
+        click.echo(f"{c}: {r['clips']} clips with a visible, sounding source")
+        click.echo(f"| method | within {radius:g} px | median error (px) | mean error (px) |\n|---|---:|---:|---:|")
+        for k in ("model", "acoustic_camera", "centre"):
+            click.echo(f"| {k.replace('_', ' ')} | {r[k]['within_radius']:.3f} | {r[k]['median_px']:.1f} | {r[k]['mean_px']:.1f} |")
+        if r.get("picture"):
+            click.echo(f"wrote {r['picture']}")
+    if json_out:
+        json_out.write_text(_json.dumps(report, indent=2, default=float))
 
 
 @main.command()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
@@ -66,6 +67,10 @@ class SimConfig:
     hop: int | None = None  # crossfade hop in samples; default ~21 ms
     ism_order: int | None = None  # image-source order cap; default per scenario
     noise: bool = True  # background, wind and sensor noise (off for physics checks)
+    # the room's look: sessions of a scenario share one backdrop, as recordings made in one room
+    # do (a per-session backdrop would let a model tell sessions apart by their walls); None
+    # draws a backdrop from the session seed
+    room_seed: int | None = 0
 
     def __post_init__(self):
         if self.duration <= 0:
@@ -158,7 +163,8 @@ class Simulator:
         self._gust_sos = signal.butter(1, 0.4, fs=fs, output="sos")
         self._gust_zi = np.zeros((self._gust_sos.shape[0], 2))
 
-        self.background_image = make_background(cfg.scenario, cfg.camera.width, cfg.camera.height, rng_video)
+        rng_bg = rng_video if cfg.room_seed is None else np.random.default_rng([cfg.room_seed, zlib.crc32(cfg.scenario.encode())])
+        self.background_image = make_background(cfg.scenario, cfg.camera.width, cfg.camera.height, rng_bg)
         n_frames = int(math.ceil(self.n_samples * cfg.video_fps / fs - 1e-9))
         self.frame_sample_index = np.round(np.arange(n_frames + FRAMES_PER_CHUNK + 1) * fs / cfg.video_fps).astype(np.int64)
         self.n_frames = int(np.sum(self.frame_sample_index < self.n_samples))
@@ -361,7 +367,7 @@ def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = Fals
         "device": "simulated DualCam (pyroomacoustics)", "scenario": cfg.scenario,
         "label": ",".join(sim.labels), "subject": f"sim-seed-{cfg.seed}",
         "simulation": {
-            "seed": cfg.seed, "duration": cfg.duration, "hop": sim.hop, "ism_order": sim.scenario.ism_order,
+            "seed": cfg.seed, "room_seed": cfg.room_seed, "duration": cfg.duration, "hop": sim.hop, "ism_order": sim.scenario.ism_order,
             "sources": [{"label": s.label, "motion": s.motion, "position": s.position, "level_pa": s.level_pa} for s in cfg.sources],
             "noise": cfg.noise, "units": "pascal",
         },

@@ -149,7 +149,8 @@ class ClipDataset:
         if self.stats is not None:
             m = (m - self.stats["mean"]) / self.stats["std"]
         item = {"mfcc": np.ascontiguousarray(m.transpose(0, 3, 1, 2)), "label": self._index.get(c.label, -1),
-                "scenario": c.scenario, "subject": c.subject, "session": c.session, "start": c.start}
+                "scenario": c.scenario, "subject": c.subject, "session": c.session, "acoustic": c.acoustic,
+                "start": c.start}
         if self.audio or self.video:
             with h5py.File(c.session, "r") as f:
                 fsi = f["video/sample_index"]

@@ -1,9 +1,9 @@
 """Embeddings from a trained network, and their transfer value by k-NN and linear SVM.
 
 ``export_embeddings`` runs a checkpoint over the clips of some sessions and keeps a chosen
-layer: ``embedding`` (the 1024-d layer before the head; DualCamNet's per-frame embeddings are
-averaged over the clip) or ``logits``. ``transfer_scores`` fits k-NN and a linear SVM
-(scikit-learn) on one set of embeddings and scores them on another.
+layer: ``embedding`` (the layer before the head; per-frame embeddings of DualCamNet, ResNet-50
+and AVNet are averaged over the clip) or ``logits``. ``transfer_scores`` fits k-NN and a linear
+SVM (scikit-learn) on one set of embeddings and scores them on another.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import numpy as np
 import torch
 
 from .data import ClipDataset, index_clips
-from .train import TrainConfig, _device, _frames, load_checkpoint, model_input
+from .inputs import AUDIO_MODELS, run
+from .train import checkpoint_context, clip_frames, device_for, load_checkpoint
 
 LAYERS = ("embedding", "logits")
 
@@ -21,19 +22,17 @@ def export_embeddings(checkpoint, pairs, layer: str = "embedding", device: str =
     """{'x': (N, D) float32, 'label': (N,) class names, 'scenario', 'session', 'start'} over all clips."""
     if layer not in LAYERS:
         raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
-    dev = _device(device)
+    dev = device_for(device)
     model, ck = load_checkpoint(checkpoint, dev)
-    cfg = TrainConfig(**ck["config"])
-    clips = index_clips(pairs, clip_frames=_frames(cfg))
-    ds = ClipDataset(clips, ck["classes"], ck["stats"]["mfcc"], audio=cfg.model != "dualcamnet")
-    mstats = ck["stats"].get("audio") if cfg.model == "hearnet" else ck["stats"]["mfcc"]
+    cfg, ctx = checkpoint_context(model, ck, dev)
+    clips = index_clips(pairs, clip_frames=clip_frames(cfg))
+    ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS)
     out = []
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):
             items = [ds[j] for j in range(i, min(len(ds), i + batch_size))]
-            x = model_input(cfg.model, items, mstats, dev)
-            z = model.embed(x) if layer == "embedding" else model(x)
-            if z.dim() == 3:  # per acoustic frame -> per clip
+            z = run(model, items, ctx, embed=layer == "embedding")
+            if z.dim() == 3:  # per frame -> per clip
                 z = z.mean(1)
             out.append(z.reshape(z.shape[0], -1).cpu().numpy())
     x = np.concatenate(out) if out else np.zeros((0, 0), np.float32)

@@ -178,7 +178,15 @@ class HearNet(nn.Module):
         _xavier_init(self)
         self.head = SharedHead(EMBED_DIM, n_classes)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    #: channels of the per-segment features (``features(x, segments=K)``): conv3, before its pool
+    SEGMENT_DIM = 256
+
+    def features(self, x: torch.Tensor, segments: int | None = None):
+        """(embedding (B, 1024), per-segment features (B, K, 256) or None) in one pass.
+
+        The segment features are conv3's output (20 steps for 5 s, before its pool) averaged over
+        K equal spans of time: K = 5 gives one 256-d feature per second, for sequential hints.
+        """
         if x.ndim == 4 and x.shape[2] == 1:
             x = x[:, :, 0]
         if x.ndim != 3:
@@ -186,10 +194,15 @@ class HearNet(nn.Module):
         y = x.transpose(1, 2)  # (B, bins, time)
         y = self.pool1(F.relu(self.conv1(y)))
         y = self.pool2(F.relu(self.conv2(y)))
-        y = self.pool3(F.relu(self.conv3(y)))
+        y = F.relu(self.conv3(y))
+        seg = F.adaptive_avg_pool1d(y, segments).transpose(1, 2) if segments else None
+        y = self.pool3(y)
         y = F.relu(self.conv4(y))
         y = F.relu(self.conv5(y))  # (B, 1024, 1) for 500 frames
-        return y.mean(dim=2)
+        return y.mean(dim=2), seg
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
@@ -232,18 +245,28 @@ class SoundNet5(nn.Module):
             nn.init.zeros_(conv.bias)
         self.head = SharedHead(EMBED_DIM, n_classes)
 
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
+    #: channels of the per-segment features (``features(x, segments=K)``): conv4's output
+    SEGMENT_DIM = 256
+
+    def features(self, x: torch.Tensor, segments: int | None = None):
+        """(embedding (B, 1024), per-segment features (B, K, 256) or None) in one pass; the
+        segments average conv4's output (14 steps for 5 s) over K equal spans of time."""
         if x.ndim == 2:
             x = x[:, None, :]
         if x.ndim != 3 or x.shape[1] != 1:
             raise ValueError(f"SoundNet5 expects (B, samples) or (B, 1, samples), got {tuple(x.shape)}")
-        y = x
+        y, seg = x, None
         for i in range(1, 6):
             y = F.relu(getattr(self, f"bn{i}")(getattr(self, f"conv{i}")(y)))
             if i <= 3:
                 y = getattr(self, f"pool{i}")(y)
+            if i == 4 and segments:
+                seg = F.adaptive_avg_pool1d(y, segments).transpose(1, 2)
         y = F.relu(self.conv6(y))  # (B, 1024, 1) for 110250 samples
-        return y.mean(dim=2)
+        return y.mean(dim=2), seg
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)[0]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(x))
@@ -389,6 +412,28 @@ class ResNet50Teacher(nn.Module):
                 f"unexpected {result.unexpected_keys[:5]})"
             )
 
+    @torch.no_grad()
+    def calibrate_batchnorm(self, batches) -> int:
+        """Set the backbone's batch-norm statistics from data (AdaBN): the cumulative mean and
+        variance of each layer over ``batches`` of preprocessed frames. Without pretrained
+        weights the default statistics (mean 0, variance 1) let activations grow layer after
+        layer into a badly scaled feature; calibrated, the frozen random backbone is a usable
+        feature extractor. Returns the number of frames seen; the weights are not touched."""
+        bns = [m for m in self.net.modules() if isinstance(m, nn.BatchNorm2d)]
+        saved = [(m.momentum, m.training) for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative average over all batches
+            m.train()
+        n = 0
+        for x in batches:
+            self.embed(x)
+            n += x.shape[0]
+        for m, (mom, tr) in zip(bns, saved):
+            m.momentum = mom
+            m.train(tr)
+        return n
+
     def train(self, mode: bool = True):
         super().train(mode)
         if mode and not self.train_backbone:
@@ -405,6 +450,11 @@ class ResNet50Teacher(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.fc(self.embed(x))
+
+    def from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """``fc`` on precomputed ``embed`` features (..., 2048): with the backbone frozen, the
+        training loop computes those once per video frame and keeps them."""
+        return self.net.fc(features)
 
 
 class AVNet(nn.Module):
@@ -432,19 +482,30 @@ class AVNet(nn.Module):
         self.head = SharedHead(2 * EMBED_DIM, n_classes)
 
     def embed(self, audio: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
-        a = self.audio.embed(audio)  # (B, T, 1024)
-        b, t = a.shape[:2]
         if video.ndim == 5:
-            if video.shape[:2] != (b, t):
-                raise ValueError(f"video frames {tuple(video.shape[:2])} do not match audio {(b, t)}")
-            v = self.visual(video.reshape(b * t, *video.shape[2:])).reshape(b, t, EMBED_DIM)
+            b, t = video.shape[:2]
+            f = self.visual.embed(video.reshape(b * t, *video.shape[2:])).reshape(b, t, -1)
         elif video.ndim == 4:
-            v = self.visual(video)[:, None, :].expand(b, t, EMBED_DIM)
+            f = self.visual.embed(video)
         else:
             raise ValueError(f"AVNet video must be (B, T, 3, H, W) or (B, 3, H, W), got {tuple(video.shape)}")
+        return self.embed_from_features(audio, f)
+
+    def embed_from_features(self, audio: torch.Tensor, visual_features: torch.Tensor) -> torch.Tensor:
+        """The fused embedding from ResNet-50 ``embed`` features: (B, T, 2048) one per acoustic
+        frame, or (B, 2048) / (B, 1, 2048) one for all T frames."""
+        a = self.audio.embed(audio)  # (B, T, 1024)
+        b, t = a.shape[:2]
+        f = visual_features[:, None] if visual_features.ndim == 2 else visual_features
+        if f.ndim != 3 or f.shape[0] != b or f.shape[1] not in (1, t):
+            raise ValueError(f"visual features {tuple(visual_features.shape)} do not match audio {(b, t)}")
+        v = self.visual.from_features(f).expand(b, t, EMBED_DIM)
         if self.visual_relu:
             v = F.relu(v)
         return torch.cat([v, a], dim=-1)
+
+    def forward_features(self, audio: torch.Tensor, visual_features: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed_from_features(audio, visual_features))
 
     def forward(self, audio: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
         return self.head(self.embed(audio, video))

@@ -1,13 +1,26 @@
-"""Training, distillation and evaluation loops (PyTorch, CPU or GPU).
+"""Training and distillation loops (PyTorch, CPU or GPU).
 
-- ``teacher``: DualCamNet on 1-s MFCC clips (12 frames); cross-entropy per acoustic frame, the
-  label tiled over the frames, as in the published code.
+Roles:
+
+- ``teacher``: DualCamNet on 1-s MFCC clips (12 acoustic frames), ResNet-50 on the clip's video
+  frames (only ``fc`` trains), or AVNet on both; cross-entropy per frame with the clip label
+  tiled over the frames, as in the published code.
 - ``student``: HearNet (spectrogram) or SoundNet-5 (waveform) on 5-s clips of microphone 0.
-- ``distill``: a student trained with a frozen teacher's soft labels (the published loss, or
-  Hinton's), the teacher's per-frame logits averaged over the 60 acoustic frames of the clip.
+- ``distill``: a student trained with a frozen teacher checkpoint (any of the three teachers):
+
+  - ``soft`` (published) or ``hinton``: soft labels, the teacher's per-frame logits averaged over
+    the frames that cover the 5-s clip (60 acoustic frames, or the sampled video frames);
+  - ``hint``: cross-entropy on labels plus a feature hint, the student's 1024-d embedding
+    regressing the teacher's clip embedding through a learned projection (learning using
+    privileged information);
+  - ``sequential``: cross-entropy plus per-second hints (the student's per-second features
+    against the teacher's per-second mean embeddings) and an aggregated hint (a GRU over the
+    student's per-second features against the teacher's clip embedding).
 
 Seeds, checkpoints (``last.pt``, ``best.pt`` chosen on validation accuracy), resume, progress
-bars and ``metrics.json`` are handled here; the CLI (``acam train``) is a thin layer on top.
+bars and ``metrics.json`` are handled here; ``acam train`` is a thin layer on top. A checkpoint
+remembers the (session, 10-s block) units it trained and validated on, so that evaluation never
+scores a clip the model has seen.
 """
 
 from __future__ import annotations
@@ -21,33 +34,41 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ClipDataset, class_names, hearnet_spectrogram, index_clips, mfcc_stats, soundnet_scale, split_blocks, split_scenarios
-from .losses import freeze, hinton_distillation, soft_label_distillation
-from .networks import DualCamNet, HearNet, SoundNet5
+from .data import ClipDataset, class_names, hearnet_spectrogram, index_clips, mfcc_stats, split_blocks, split_scenarios
+from .inputs import AUDIO_MODELS, FPS, MODELS, VISUAL_MODELS, audio_input, make_context, run, segment_means, session_key
+from .losses import FeatureHint, TemporalAggregator, assert_frozen, freeze, hinton_distillation, \
+    sequential_hint_loss, soft_label_distillation
+from .networks import AVNet, DualCamNet, HearNet, ResNet50Teacher, SoundNet5
 
-TEACHER_FRAMES = 12
-STUDENT_FRAMES = 60
+TEACHER_FRAMES = FPS  # 1 s
+STUDENT_FRAMES = 5 * FPS  # 5 s
+DISTILL_KINDS = ("soft", "hinton", "hint", "sequential")
 
 
 @dataclass
 class TrainConfig:
     role: str = "teacher"  # teacher | student | distill
-    model: str = "dualcamnet"  # dualcamnet | hearnet | soundnet5
+    model: str = "dualcamnet"  # dualcamnet | resnet50 | avnet | hearnet | soundnet5
     epochs: int = 10
     batch_size: int = 16
     lr: float = 1e-3
     seed: int = 0
-    distill: str = "soft"  # soft (published) | hinton
+    distill: str = "soft"  # soft (published) | hinton | hint | sequential
     lam: float = 0.5
     temperature: float = 1.0
+    hint_weight: float = 1.0  # hint / sequential: weight of the hint term beside the label CE
+    alpha: float = 0.5  # sequential: per-second vs aggregated hint
     teacher: str | None = None  # checkpoint of the teacher (distill)
     train_scenario: str | None = None  # cross-scenario: train on this one...
     test_scenario: str | None = None  # ...and test on this one
+    image_size: int = 224  # visual models: crop side fed to ResNet-50
+    video_per_second: int = 1  # visual models: video frames per second of clip (1: the middle one)
+    visual_weights: str | None = None  # visual models: local ImageNet ResNet-50 state_dict
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
 
-def _device(name: str) -> torch.device:
+def device_for(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(name)
@@ -59,12 +80,16 @@ def _seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def build(model: str, n_classes: int) -> nn.Module:
+def build(model: str, n_classes: int, visual_weights=None) -> nn.Module:
+    if model == "resnet50":
+        return ResNet50Teacher(n_classes, weights_path=visual_weights)
+    if model == "avnet":
+        return AVNet(n_classes, resnet_weights_path=visual_weights)
     return {"dualcamnet": DualCamNet, "hearnet": HearNet, "soundnet5": SoundNet5}[model](n_classes)
 
 
-def _frames(cfg: TrainConfig) -> int:
-    return TEACHER_FRAMES if cfg.model == "dualcamnet" else STUDENT_FRAMES
+def clip_frames(cfg: TrainConfig) -> int:
+    return STUDENT_FRAMES if cfg.model in AUDIO_MODELS else TEACHER_FRAMES
 
 
 def audio_stats(ds: ClipDataset) -> dict:
@@ -77,34 +102,20 @@ def audio_stats(ds: ClipDataset) -> dict:
     return {"min": lo, "max": hi}
 
 
-def model_input(model: str, items: list[dict], stats: dict, device) -> torch.Tensor:
-    if model == "dualcamnet":
-        x = np.stack([it["mfcc"] for it in items])
-    elif model == "hearnet":
-        x = np.stack([(hearnet_spectrogram(it["audio"]) - stats["min"]) / np.maximum(stats["max"] - stats["min"], 1e-9)
-                      for it in items])
-    else:
-        x = np.stack([soundnet_scale(it["audio"]) for it in items])
-    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(device)
-
-
-def _teacher_logits(teacher: nn.Module, items: list[dict], device) -> torch.Tensor:
-    """The frozen teacher on the student's 60 frames, as 5 clips of 12, per-frame logits (B, 60, C)."""
-    m = torch.from_numpy(np.stack([it["mfcc"] for it in items])).to(device)  # (B, 60, 12, 36, 48)
-    b, t = m.shape[:2]
-    with torch.no_grad():
-        out = teacher(m.reshape(b * t // TEACHER_FRAMES, TEACHER_FRAMES, *m.shape[2:]))
-    return out.reshape(b, t, -1)
-
-
 def _batches(n: int, size: int, rng: np.random.Generator | None):
     order = rng.permutation(n) if rng is not None else np.arange(n)
     for i in range(0, n, size):
         yield order[i:i + size]
 
 
-def accuracy(model: nn.Module, cfg_model: str, ds: ClipDataset, stats: dict, device, batch_size: int = 32) -> float:
-    """Clip accuracy; DualCamNet's per-frame logits are averaged over the clip's frames."""
+def clip_logits(model, items, ctx) -> torch.Tensor:
+    """(B, C) clip logits: per-frame outputs are averaged over the clip's frames."""
+    out = run(model, items, ctx)
+    return out.mean(1) if out.dim() == 3 else out
+
+
+def accuracy(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32) -> float:
+    """Clip accuracy; per-frame logits are averaged over the clip's frames."""
     if len(ds) == 0:
         return float("nan")
     model.eval()
@@ -112,28 +123,95 @@ def accuracy(model: nn.Module, cfg_model: str, ds: ClipDataset, stats: dict, dev
     with torch.no_grad():
         for idx in _batches(len(ds), batch_size, None):
             items = [ds[int(i)] for i in idx]
-            out = model(model_input(cfg_model, items, stats, device))
-            if out.dim() == 3:
-                out = out.mean(1)
-            correct += int((out.argmax(1).cpu().numpy() == np.array([it["label"] for it in items])).sum())
+            pred = clip_logits(model, items, ctx).argmax(1).cpu().numpy()
+            correct += int((pred == np.array([it["label"] for it in items])).sum())
     return correct / len(ds)
 
 
 def prepare(cfg: TrainConfig, pairs) -> dict:
-    # students: 5-s clips starting every second inside each 10-s block (overlapping crops, as the
-    # DualCam code sampled several crops per block)
-    clips = index_clips(pairs, clip_frames=_frames(cfg), hop_frames=TEACHER_FRAMES)
-    if cfg.train_scenario and cfg.test_scenario:
+    """Clips, splits, classes and training-split statistics for `cfg`."""
+    if cfg.model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, got {cfg.model!r}")
+    if (cfg.role == "teacher") == (cfg.model in AUDIO_MODELS):
+        raise ValueError(f"role {cfg.role!r} does not go with model {cfg.model!r}: teachers are dualcamnet, "
+                         "resnet50, avnet; students (and distillation targets) hearnet, soundnet5")
+    # 1-s teacher clips tile the data; 5-s student clips start every second inside each 10-s block
+    # (overlapping crops, as the DualCam code sampled several crops per block)
+    clips = index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES)
+    if cfg.train_scenario or cfg.test_scenario:
+        if not (cfg.train_scenario and cfg.test_scenario):
+            raise ValueError("cross-scenario training needs both a train and a test scenario")
+        found = sorted({c.scenario for c in clips})
+        for s in (cfg.train_scenario, cfg.test_scenario):
+            if s not in found:
+                raise ValueError(f"scenario {s!r} is in none of the sessions (they hold {found})")
         split = split_scenarios(clips, cfg.train_scenario, cfg.test_scenario, seed=cfg.seed)
     else:
         split = split_blocks(clips, seed=42)  # the DualCam lists' seed: splits do not move with the run's seed
     classes = class_names(clips)
     stats = {"mfcc": mfcc_stats(split["train"])}
-    need_audio = cfg.model != "dualcamnet"
-    sets = {k: ClipDataset(v, classes, stats["mfcc"], audio=need_audio) for k, v in split.items()}
+    sets = {k: ClipDataset(v, classes, None, audio=cfg.model in AUDIO_MODELS) for k, v in split.items()}
     if cfg.model == "hearnet":
         stats["audio"] = audio_stats(sets["train"])
-    return {"classes": classes, "stats": stats, "sets": sets}
+    units = sorted({(session_key(c.session), c.block) for c in split["train"] + split["validation"]})
+    return {"classes": classes, "stats": stats, "sets": sets, "units": units}
+
+
+def _calibrate(ctx, train_set: ClipDataset, seed: int, n_frames: int = 256) -> None:
+    """No pretrained ResNet-50 weights: calibrate the random backbone's batch norm on training frames."""
+    import warnings
+
+    warnings.warn("no pretrained ResNet-50 weights (visual_weights): the frozen backbone is random; its batch-norm "
+                  "statistics are calibrated on training frames", stacklevel=3)
+    frames = sorted({(c.session, c.start + k) for c in train_set.clips for k in range(c.frames)})
+    pick = np.random.default_rng(seed).permutation(len(frames))[:n_frames]
+    ctx.frames.calibrate([frames[i] for i in pick])  # shuffled: each batch mixes sessions
+
+
+def _hint_modules(cfg: TrainConfig, teacher_dim: int, segment_dim: int) -> nn.ModuleDict:
+    if cfg.distill == "hint":
+        return nn.ModuleDict({"hint": FeatureHint(1024, teacher_dim)})
+    if cfg.distill == "sequential":
+        return nn.ModuleDict({"aggregator": TemporalAggregator(segment_dim, segment_dim),
+                              "segment": FeatureHint(segment_dim, teacher_dim),
+                              "aggregate": FeatureHint(segment_dim, teacher_dim)})
+    return nn.ModuleDict()
+
+
+def load_teacher(path, classes, device):
+    """A frozen teacher checkpoint and the context to run it (its own statistics)."""
+    teacher, ck = load_checkpoint(path, device)
+    tcfg = TrainConfig(**ck["config"])
+    if tcfg.model in AUDIO_MODELS:
+        raise ValueError(f"{path}: a {tcfg.model} checkpoint is not a teacher (dualcamnet, resnet50, avnet)")
+    if ck["classes"] != classes:
+        raise ValueError(f"{path}: teacher classes {ck['classes']} differ from the data's {classes}")
+    freeze(teacher)
+    ctx = make_context(tcfg.model, teacher, ck["stats"], device, tcfg.image_size, tcfg.video_per_second)
+    return teacher, ctx
+
+
+def _teacher_dim(teacher, tctx, items) -> int:
+    with torch.no_grad():
+        return int(run(teacher, items[:1], tctx, embed=True).shape[-1])
+
+
+def _distill_loss(cfg, model, items, y, ctx, teacher, tctx, aux) -> torch.Tensor:
+    with torch.no_grad():
+        t = run(teacher, items, tctx, embed=cfg.distill in ("hint", "sequential"))  # (B, F, ·)
+    if cfg.distill in ("soft", "hinton"):
+        out = run(model, items, ctx)
+        fn = soft_label_distillation if cfg.distill == "soft" else hinton_distillation
+        return fn(out, y, t, lam=cfg.lam, T=cfg.temperature)
+    x = audio_input(cfg.model, items, ctx.stats, ctx.device)
+    seconds = items[0]["mfcc"].shape[0] // FPS
+    emb, seg = model.features(x, segments=seconds if cfg.distill == "sequential" else None)
+    ce = nn.functional.cross_entropy(model.head(emb), y)
+    if cfg.distill == "hint":
+        return ce + cfg.hint_weight * aux["hint"](emb, t.mean(1))
+    hint = sequential_hint_loss(seg, segment_means(t, seconds), aux["aggregator"](seg), t.mean(1),
+                                proj_seg=aux["segment"], proj_agg=aux["aggregate"], alpha=cfg.alpha)
+    return ce + cfg.hint_weight * hint
 
 
 def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool = True) -> dict:
@@ -143,90 +221,101 @@ def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _seed(cfg.seed)
-    device = _device(cfg.device)
+    device = device_for(cfg.device)
+    if cfg.role == "distill" and cfg.distill not in DISTILL_KINDS:
+        raise ValueError(f"distillation must be one of {DISTILL_KINDS}, got {cfg.distill!r}")
     data = prepare(cfg, pairs)
     classes, sets = data["classes"], data["sets"]
-    mstats = data["stats"].get("audio") if cfg.model == "hearnet" else data["stats"]["mfcc"]
-    model = build(cfg.model, len(classes)).to(device)
-    teacher = None
+    model = build(cfg.model, len(classes), cfg.visual_weights).to(device)
+    ctx = make_context(cfg.model, model, data["stats"], device, cfg.image_size, cfg.video_per_second)
+    if ctx.frames is not None and not cfg.visual_weights and not resume:
+        _calibrate(ctx, sets["train"], cfg.seed)
+    teacher = tctx = None
+    aux = nn.ModuleDict()
     if cfg.role == "distill":
         if not cfg.teacher:
             raise ValueError("distillation needs a teacher checkpoint")
-        teacher, _tc = load_checkpoint(cfg.teacher, device)
-        freeze(teacher)
-        if _tc["classes"] != classes:
-            raise ValueError(f"teacher classes {_tc['classes']} differ from the data's {classes}")
-    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=cfg.lr)
+        teacher, tctx = load_teacher(cfg.teacher, classes, device)
+        if cfg.distill in ("hint", "sequential"):
+            aux = _hint_modules(cfg, _teacher_dim(teacher, tctx, [sets["train"][0]]), model.SEGMENT_DIM).to(device)
+    params = [p for p in list(model.parameters()) + list(aux.parameters()) if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=cfg.lr)
     start, best, history = 0, -1.0, []
     last = out_dir / "last.pt"
     if resume and last.exists():
         ck = torch.load(last, map_location=device, weights_only=False)
         model.load_state_dict(ck["model"])
+        aux.load_state_dict(ck.get("aux", {}))
         opt.load_state_dict(ck["optimizer"])
         start, best, history = ck["epoch"] + 1, ck["best"], ck["history"]
     rng = np.random.default_rng(cfg.seed + start)
     ce = nn.CrossEntropyLoss()
     for epoch in range(start, cfg.epochs):
         model.train()
+        aux.train()
         losses = []
         bar = tqdm(list(_batches(len(sets["train"]), cfg.batch_size, rng)), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not progress, leave=False)
         for idx in bar:
             items = [sets["train"][int(i)] for i in idx]
             y = torch.tensor([it["label"] for it in items], device=device)
-            out = model(model_input(cfg.model, items, mstats, device))
             if cfg.role == "distill":
-                t = _teacher_logits(teacher, items, device)
-                fn = soft_label_distillation if cfg.distill == "soft" else hinton_distillation
-                loss = fn(out, y, t, lam=cfg.lam, T=cfg.temperature)
-            elif out.dim() == 3:  # per-frame outputs: the clip label tiled over the frames
-                loss = ce(out.reshape(-1, out.shape[-1]), y.repeat_interleave(out.shape[1]))
+                loss = _distill_loss(cfg, model, items, y, ctx, teacher, tctx, aux)
             else:
-                loss = ce(out, y)
+                out = run(model, items, ctx)
+                if out.dim() == 3:  # per-frame outputs: the clip label tiled over the frames
+                    loss = ce(out.reshape(-1, out.shape[-1]), y.repeat_interleave(out.shape[1]))
+                else:
+                    loss = ce(out, y)
             opt.zero_grad()
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
             bar.set_postfix(loss=f"{np.mean(losses):.3f}")
-        val = accuracy(model, cfg.model, sets["validation"], mstats, device)
+        if teacher is not None:
+            assert_frozen(teacher)  # the teacher neither trained nor received a gradient
+        val = accuracy(model, sets["validation"], ctx)
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_accuracy": val})
-        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch, "best": best,
-                 "history": history, "config": asdict(cfg), "classes": classes, "stats": data["stats"]}
+        state = {"model": model.state_dict(), "aux": aux.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
+                 "best": best, "history": history, "config": asdict(cfg), "classes": classes, "stats": data["stats"],
+                 "units": data["units"]}
         if val >= best or np.isnan(val) and best < 0:  # ties: the later, longer-trained model
             best = val if not np.isnan(val) else 0.0
             state["best"] = best
             torch.save(state, out_dir / "best.pt")
         torch.save(state, last)
     best_model, _ = load_checkpoint(out_dir / "best.pt", device)
+    bctx = make_context(cfg.model, best_model, data["stats"], device, cfg.image_size, cfg.video_per_second)
+    if ctx.frames is not None:
+        bctx.frames.cache = ctx.frames.cache  # same frozen backbone: reuse its features
     metrics = {"config": asdict(cfg), "classes": classes, "history": history, "best_val_accuracy": best,
-               "test_accuracy": accuracy(best_model, cfg.model, sets["test"], mstats, device),
-               "train_accuracy": accuracy(best_model, cfg.model, sets["train"], mstats, device),
-               "chance": 1.0 / max(len(classes), 1), "sizes": {k: len(v) for k, v in sets.items()}}
+               "test_accuracy": accuracy(best_model, sets["test"], bctx),
+               "train_accuracy": accuracy(best_model, sets["train"], bctx),
+               "chance": 1.0 / max(len(classes), 1), "sizes": {k: len(v) for k, v in sets.items()},
+               "device": str(device)}
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
     return metrics
 
 
 def load_checkpoint(path, device="cpu"):
-    ck = torch.load(path, map_location=device, weights_only=False)
-    model = build(ck["config"]["model"], len(ck["classes"])).to(device)
-    model.load_state_dict(ck["model"])
+    """(model in eval mode, checkpoint dict); errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        ck = torch.load(path, map_location=device, weights_only=False)
+        model = build(ck["config"]["model"], len(ck["classes"])).to(device)
+        model.load_state_dict(ck["model"])
+    except (KeyError, RuntimeError, EOFError, OSError) as exc:
+        raise ValueError(f"{path}: not an acam checkpoint ({type(exc).__name__}: {exc})") from None
     model.eval()
     return model, ck
 
 
-def evaluate(checkpoints, pairs, device: str = "auto") -> dict:
-    """Accuracy of each checkpoint on the clips of each scenario: {train scenario: {test scenario: acc}}."""
-    dev = _device(device)
-    table = {}
-    for path in checkpoints:
-        model, ck = load_checkpoint(path, dev)
-        cfg = TrainConfig(**ck["config"])
-        clips = index_clips(pairs, clip_frames=_frames(cfg))
-        mstats = ck["stats"].get("audio") if cfg.model == "hearnet" else ck["stats"]["mfcc"]
-        row = {}
-        for scen in sorted({c.scenario for c in clips}):
-            ds = ClipDataset([c for c in clips if c.scenario == scen], ck["classes"], ck["stats"]["mfcc"],
-                             audio=cfg.model != "dualcamnet")
-            row[scen] = accuracy(model, cfg.model, ds, mstats, dev)
-        table[f"{cfg.model} ({cfg.train_scenario or 'all'}) {Path(path).parent.name}"] = row
-    return table
+def checkpoint_context(model, ck, device):
+    cfg = TrainConfig(**ck["config"])
+    return cfg, make_context(cfg.model, model, ck["stats"], device, cfg.image_size, cfg.video_per_second)
+
+
+__all__ = ["TrainConfig", "train", "load_checkpoint", "load_teacher", "accuracy", "clip_logits", "prepare",
+           "build", "clip_frames", "device_for", "checkpoint_context", "DISTILL_KINDS", "VISUAL_MODELS"]

@@ -1,0 +1,317 @@
+"""Contrastive audio-visual sound-source localisation, with hints from frozen teachers.
+
+Two encoders are trained together on (5-s audio clip of microphone 0, the clip's middle video
+frame) pairs:
+
+- the audio encoder: HearNet's trunk (spectrogram -> 1024-d) and a linear map to ``dim``;
+- the visual encoder: a small fully convolutional network on the whole frame (aspect kept,
+  ``frame_size`` = (width, height), 160x120 by default) giving a ``dim`` x H/8 x W/8 feature map.
+
+The loss is the symmetric InfoNCE of :func:`~.losses.info_nce_av` (temperature 0.03, max-pooled
+similarity over locations), so that the cosine-similarity map between a clip's audio embedding
+and its frame's feature map peaks where the sound is. Optional feature hints add privileged
+information from frozen teachers: the audio embedding regresses a DualCamNet checkpoint's clip
+embedding (the acoustic-image teacher), and the frame's pooled visual feature a ResNet-50 (or
+AVNet) checkpoint's frame embedding, each through a learned projection.
+
+Evaluation (:func:`evaluate_localizer`) compares the map's peak with the simulated truth pixel of
+the sounding source in the middle frame, beside two references: the centre of the picture, and
+the acoustic camera itself (the peak of the beamformed MFCC energy image, coefficient 0).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import h5py
+import numpy as np
+import torch
+from torch import nn
+
+from .data import ClipDataset, class_names, index_clips, mfcc_stats, split_blocks
+from .inputs import FPS, audio_input, run
+from .losses import FeatureHint, freeze, info_nce_av, localization_map, peak_pixel
+from .networks import IMAGENET_MEAN, IMAGENET_STD, HearNet
+from .train import STUDENT_FRAMES, _batches, _seed, audio_stats, device_for, load_teacher
+
+MIDDLE = STUDENT_FRAMES // 2  # the clip's video frame: its middle (frame 30 of 60)
+
+
+@dataclass
+class LocalizeConfig:
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 1e-3
+    seed: int = 0
+    dim: int = 128
+    temperature: float = 0.03
+    pooling: str = "max"
+    frame_width: int = 160
+    frame_height: int = 120
+    audio_teacher: str | None = None  # DualCamNet checkpoint: hint for the audio embedding
+    visual_teacher: str | None = None  # ResNet-50 / AVNet checkpoint: hint for the visual feature
+    audio_hint: float = 1.0
+    visual_hint: float = 1.0
+    map_hint: float = 0.0  # weight of the acoustic-image map hint (the acoustic camera as spatial teacher)
+    device: str = "auto"
+
+
+class AudioEncoder(nn.Module):
+    """HearNet trunk (B, 500, 257) -> 1024-d, then a two-layer projection to ``dim``;
+    ``forward`` -> (embedding, trunk feature)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.trunk = HearNet(1)
+        self.trunk.head = nn.Identity()
+        # batch norm in the projection: at initialisation the trunk's clip embeddings differ by
+        # ~1 % (cosine > 0.93 across a batch), too little for InfoNCE to start from
+        self.proj = nn.Sequential(nn.Linear(1024, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, dim))
+
+    def forward(self, x):
+        h = self.trunk.embed(x)
+        return self.proj(h), h
+
+
+class VisualEncoder(nn.Module):
+    """Frames (B, 3, H, W) -> feature map (B, dim, H/8, W/8); stride-2 3x3 conv blocks with batch
+    norm, then a 3x3 and a 1x1 conv (the map keeps the picture's geometry: no global pooling)."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        chans = (3, 32, 64, 128)
+        blocks = []
+        for cin, cout in zip(chans[:-1], chans[1:]):
+            blocks += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        blocks += [nn.Conv2d(128, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(inplace=True), nn.Conv2d(128, dim, 1)]
+        self.net = nn.Sequential(*blocks)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def frame_tensor(frames: np.ndarray, size: tuple[int, int], device) -> torch.Tensor:
+    """(B, H, W, 3) uint8 RGB -> (B, 3, h, w) ImageNet-normalised, resized to size = (w, h)."""
+    x = np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]).astype(np.float32) / 255.0
+    x = (x - np.array(IMAGENET_MEAN, np.float32)) / np.array(IMAGENET_STD, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device)
+
+
+def _middle_frames(items) -> np.ndarray:
+    out = []
+    for it in items:
+        with h5py.File(it["session"], "r") as f:
+            out.append(f["video/frames"][it["start"] + MIDDLE])
+    return np.stack(out)
+
+
+def acoustic_map(item, half_window: int = 3) -> np.ndarray:
+    """(36, 48) dB map of the acoustic camera for the clip's middle frame: the band energy
+    (``energy_db``, or MFCC coefficient 0 without it) of the frame within +-half_window with the
+    highest peak-to-median contrast, so that an impulsive sound (a clap) is caught at its burst."""
+    with h5py.File(item["acoustic"], "r") as f:
+        k0 = max(item["start"] + MIDDLE - half_window, 0)
+        k1 = item["start"] + MIDDLE + half_window + 1
+        if "energy_db" in f:
+            m = f["energy_db"][k0:k1]
+        else:
+            m = f["mfcc"][k0:k1, :, :, 0]
+    flat = m.reshape(len(m), -1)
+    return m[int(np.argmax(flat.max(1) - np.median(flat, 1)))].astype(np.float32)
+
+
+def map_target(maps_db: list[np.ndarray], shape: tuple[int, int], sharpness: float = 2.0) -> torch.Tensor:
+    """Acoustic maps (dB) -> (B, h*w) distributions on the visual grid: power ** sharpness,
+    area-resampled to (h, w) and normalised to sum 1."""
+    h, w = shape
+    out = []
+    for m in maps_db:
+        p = cv2.resize(10.0 ** ((m - m.max()) / 10.0), (w, h), interpolation=cv2.INTER_AREA) ** sharpness
+        out.append(p.ravel() / p.sum())
+    return torch.from_numpy(np.stack(out).astype(np.float32))
+
+
+def map_hint_loss(audio_emb: torch.Tensor, visual_map: torch.Tensor, target: torch.Tensor,
+                  temperature: float) -> torch.Tensor:
+    """KL(target || softmax over locations of the clip's own similarity map / temperature)."""
+    s = localization_map(audio_emb, visual_map).flatten(1) / temperature
+    t = target.to(s.device)
+    return (t * (torch.log(t.clamp_min(1e-12)) - torch.log_softmax(s, dim=1))).sum(1).mean()
+
+
+def _truth(item) -> tuple[np.ndarray, bool] | None:
+    """Truth pixel (u, v) of the first source in the clip's middle frame, and whether it is visible
+    and sounding there; None for sessions without truth (recorded ones)."""
+    with h5py.File(item["session"], "r") as f:
+        if "truth" not in f:
+            return None
+        k = item["start"] + MIDDLE
+        return f["truth/pixel"][k, 0].astype(float), bool(f["truth/visible"][k, 0] and f["truth/active"][k, 0])
+
+
+class Localizer(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.audio = AudioEncoder(dim)
+        self.visual = VisualEncoder(dim)
+
+    def maps(self, spec: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """(B, h, w) cosine-similarity maps of each clip's audio with its own frame."""
+        a, _ = self.audio(spec)
+        return localization_map(a, self.visual(frames))
+
+
+def _teacher_targets(items, teachers) -> dict:
+    out = {}
+    with torch.no_grad():
+        if "audio" in teachers:
+            t, ctx = teachers["audio"]
+            out["audio"] = run(t, items, ctx, embed=True).mean(1)  # clip embedding
+        if "visual" in teachers:
+            t, ctx = teachers["visual"]
+            e = run(t, items, ctx, embed=True)  # per frame; the one nearest the middle frame
+            out["visual"] = e[:, e.shape[1] // 2]
+    return out
+
+
+def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) -> dict:
+    """Train on (session, acoustic) pairs; writes ``localizer.pt`` and ``metrics.json``."""
+    from tqdm import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _seed(cfg.seed)
+    device = device_for(cfg.device)
+    clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS)
+    split = split_blocks(clips, seed=42)
+    classes = class_names(clips)
+    train_set = ClipDataset(split["train"], classes, None, audio=True)
+    stats = {"mfcc": mfcc_stats(split["train"]), "audio": audio_stats(train_set)}
+    model = Localizer(cfg.dim).to(device)
+    teachers, aux = {}, nn.ModuleDict()
+    probe = [train_set[0]]
+    if cfg.audio_teacher:
+        teachers["audio"] = load_teacher(cfg.audio_teacher, classes, device)
+        aux["audio"] = FeatureHint(1024, int(_teacher_targets(probe, teachers)["audio"].shape[-1]))
+    if cfg.visual_teacher:
+        teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device)
+        aux["visual"] = FeatureHint(cfg.dim, int(_teacher_targets(probe, teachers)["visual"].shape[-1]))
+    aux.to(device)
+    opt = torch.optim.Adam(list(model.parameters()) + list(aux.parameters()), lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    size = (cfg.frame_width, cfg.frame_height)
+    history = []
+    for epoch in range(cfg.epochs):
+        model.train()
+        parts = {"nce": [], "audio_hint": [], "visual_hint": [], "map_hint": []}
+        for idx in tqdm(list(_batches(len(train_set), cfg.batch_size, rng)), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+                        disable=not progress, leave=False):
+            if len(idx) < 2:
+                continue  # InfoNCE needs negatives
+            items = [train_set[int(i)] for i in idx]
+            a, h = model.audio(audio_input("hearnet", items, stats, device))
+            v = model.visual(frame_tensor(_middle_frames(items), size, device))
+            loss = nce = info_nce_av(a, v, cfg.temperature, cfg.pooling)
+            parts["nce"].append(float(nce.detach()))
+            targets = _teacher_targets(items, teachers)
+            if "audio" in targets:
+                la = aux["audio"](h, targets["audio"])
+                loss = loss + cfg.audio_hint * la
+                parts["audio_hint"].append(float(la.detach()))
+            if "visual" in targets:
+                lv = aux["visual"](v.mean((2, 3)), targets["visual"])
+                loss = loss + cfg.visual_hint * lv
+                parts["visual_hint"].append(float(lv.detach()))
+            if cfg.map_hint:
+                lm = map_hint_loss(a, v, map_target([acoustic_map(it) for it in items], v.shape[2:]), cfg.temperature)
+                loss = loss + cfg.map_hint * lm
+                parts["map_hint"].append(float(lm.detach()))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        history.append({"epoch": epoch + 1, **{k: float(np.mean(x)) for k, x in parts.items() if x}})
+    for t, _ in teachers.values():
+        freeze(t)
+    state = {"kind": "localizer", "model": model.state_dict(), "config": asdict(cfg), "classes": classes,
+             "stats": stats, "history": history}
+    torch.save(state, out_dir / "localizer.pt")
+    metrics = {"config": asdict(cfg), "history": history, "sizes": {k: len(v) for k, v in split.items()},
+               "validation": evaluate_localizer(out_dir / "localizer.pt", [], device=str(device),
+                                                clips=split["validation"] + split["test"])}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    return metrics
+
+
+def load_localizer(path, device="cpu"):
+    ck = torch.load(path, map_location=device, weights_only=False)
+    if ck.get("kind") != "localizer":
+        raise ValueError(f"{path}: not a localizer checkpoint (acam train localize)")
+    model = Localizer(ck["config"]["dim"]).to(device)
+    model.load_state_dict(ck["model"])
+    model.eval()
+    return model, ck
+
+
+def is_localizer(path) -> bool:
+    return torch.load(path, map_location="cpu", weights_only=False).get("kind") == "localizer"
+
+
+def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 64.0, clips=None,
+                       picture=None) -> dict:
+    """Peak-pixel error against the truth pixel, over 5-s clips whose middle frame shows the
+    source sounding: mean and median error (px) and the fraction within ``radius`` px, for the
+    model, the picture's centre and the acoustic camera's own MFCC-energy peak. ``picture``
+    writes a PNG of the first clips' maps over their frames, truth in green, peak in white."""
+    dev = device_for(device)
+    model, ck = load_localizer(checkpoint, dev)
+    cfg = LocalizeConfig(**ck["config"])
+    if clips is None:
+        clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS)
+    ds = ClipDataset(clips, ck["classes"], None, audio=True)
+    err = {"model": [], "centre": [], "acoustic_camera": []}
+    shown = []
+    with torch.no_grad():
+        for idx in _batches(len(ds), 16, None):
+            items = [ds[int(i)] for i in idx]
+            keep = [(it, t[0]) for it in items if (t := _truth(it)) is not None and t[1]]
+            if not keep:
+                continue
+            items = [it for it, _ in keep]
+            frames = _middle_frames(items)
+            h, w = frames.shape[1:3]
+            maps = model.maps(audio_input("hearnet", items, ck["stats"], dev),
+                              frame_tensor(frames, (cfg.frame_width, cfg.frame_height), dev)).cpu()
+            for (it, truth), m, fr in zip(keep, maps, frames):
+                p = np.array(peak_pixel(m, (w, h)))
+                c0 = acoustic_map(it)
+                err["model"].append(np.hypot(*(p - truth)))
+                err["centre"].append(np.hypot(*(np.array([(w - 1) / 2, (h - 1) / 2]) - truth)))
+                err["acoustic_camera"].append(np.hypot(*(np.array(peak_pixel(c0, (w, h))) - truth)))
+                if picture is not None and len(shown) < 8:
+                    shown.append(_overlay(fr, m.numpy(), truth, p))
+    out = {"clips": len(err["model"]), "radius_px": radius}
+    for k, e in err.items():
+        e = np.array(e)
+        out[k] = {"mean_px": float(e.mean()) if len(e) else float("nan"),
+                  "median_px": float(np.median(e)) if len(e) else float("nan"),
+                  "within_radius": float((e <= radius).mean()) if len(e) else float("nan")}
+    if picture is not None and shown:
+        rows = [np.concatenate(shown[i:i + 4] + [np.zeros_like(shown[0])] * (4 - len(shown[i:i + 4])), axis=1)
+                for i in range(0, len(shown), 4)]
+        cv2.imwrite(str(picture), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+        out["picture"] = str(picture)
+    return out
+
+
+def _overlay(frame: np.ndarray, m: np.ndarray, truth, peak) -> np.ndarray:
+    h, w = frame.shape[:2]
+    z = (m - m.min()) / max(float(m.max() - m.min()), 1e-9)
+    heat = cv2.applyColorMap(cv2.resize((z * 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_CUBIC),
+                             cv2.COLORMAP_INFERNO)[..., ::-1]
+    img = (0.5 * frame + 0.5 * heat).astype(np.uint8)
+    cv2.circle(img, (int(round(truth[0])), int(round(truth[1]))), 14, (0, 255, 0), 3)
+    cv2.drawMarker(img, (int(round(peak[0])), int(round(peak[1]))), (255, 255, 255), cv2.MARKER_CROSS, 24, 3)
+    return img
