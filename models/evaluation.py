@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .data import ClipDataset, index_clips
 from .inputs import AUDIO_MODELS, session_key
-from .train import TrainConfig, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
+from .train import TEACHER_FRAMES, TrainConfig, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
 
 ALL = "all"
 
@@ -40,7 +40,8 @@ def evaluate(checkpoints, pairs, device: str = "auto", labels=None) -> list[dict
         model, ck = load_checkpoint(path, dev)
         cfg, ctx = checkpoint_context(model, ck, dev)
         seen = {tuple(u) for u in ck.get("units", [])}
-        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg))
+        # students' 5-s clips start every second, as in training: more clips, a steadier figure
+        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES)
                  if (session_key(c.session), c.block) not in seen]
         label = labels[i] if labels else model_label(cfg)
         scenarios = sorted({c.scenario for c in clips})

@@ -67,9 +67,11 @@ class AudioEncoder(nn.Module):
         super().__init__()
         self.trunk = HearNet(1)
         self.trunk.head = nn.Identity()
-        # batch norm in the projection: at initialisation the trunk's clip embeddings differ by
-        # ~1 % (cosine > 0.93 across a batch), too little for InfoNCE to start from
-        self.proj = nn.Sequential(nn.Linear(1024, 512), nn.BatchNorm1d(512), nn.ReLU(inplace=True), nn.Linear(512, dim))
+        # a normalised projection: at initialisation the trunk's clip embeddings differ by ~1 %
+        # (cosine > 0.93 across a batch), too little for InfoNCE to start from. Layer/group norm,
+        # not batch norm: a batch's statistics differ from the running ones a trained localiser
+        # is evaluated with, and the maps did not survive that switch
+        self.proj = nn.Sequential(nn.Linear(1024, 512), nn.LayerNorm(512), nn.ReLU(inplace=True), nn.Linear(512, dim))
 
     def forward(self, x):
         h = self.trunk.embed(x)
@@ -77,7 +79,7 @@ class AudioEncoder(nn.Module):
 
 
 class VisualEncoder(nn.Module):
-    """Frames (B, 3, H, W) -> feature map (B, dim, H/8, W/8); stride-2 3x3 conv blocks with batch
+    """Frames (B, 3, H, W) -> feature map (B, dim, H/8, W/8); stride-2 3x3 conv blocks with group
     norm, then a 3x3 and a 1x1 conv (the map keeps the picture's geometry: no global pooling)."""
 
     def __init__(self, dim: int):
@@ -85,8 +87,8 @@ class VisualEncoder(nn.Module):
         chans = (3, 32, 64, 128)
         blocks = []
         for cin, cout in zip(chans[:-1], chans[1:]):
-            blocks += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-        blocks += [nn.Conv2d(128, 128, 3, padding=1), nn.BatchNorm2d(128), nn.ReLU(inplace=True), nn.Conv2d(128, dim, 1)]
+            blocks += [nn.Conv2d(cin, cout, 3, stride=2, padding=1), nn.GroupNorm(8, cout), nn.ReLU(inplace=True)]
+        blocks += [nn.Conv2d(128, 128, 3, padding=1), nn.GroupNorm(8, 128), nn.ReLU(inplace=True), nn.Conv2d(128, dim, 1)]
         self.net = nn.Sequential(*blocks)
 
     def forward(self, x):
@@ -164,7 +166,16 @@ class Localizer(nn.Module):
         return localization_map(a, self.visual(frames))
 
 
-def _teacher_targets(items, teachers) -> dict:
+def _teacher_targets(items, teachers, cache: dict | None = None) -> dict:
+    """Frozen teachers' targets per item, computed once per clip when ``cache`` is given."""
+    if cache is not None and teachers:
+        keys = [(it["session"], it["start"]) for it in items]
+        todo = [it for it, k in zip(items, keys) if k not in cache]
+        if todo:
+            fresh = _teacher_targets(todo, teachers)
+            for j, it in enumerate(todo):
+                cache[(it["session"], it["start"])] = {n: t[j] for n, t in fresh.items()}
+        return {n: torch.stack([cache[k][n] for k in keys]) for n in teachers}
     out = {}
     with torch.no_grad():
         if "audio" in teachers:
@@ -203,7 +214,7 @@ def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) 
     opt = torch.optim.Adam(list(model.parameters()) + list(aux.parameters()), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     size = (cfg.frame_width, cfg.frame_height)
-    history = []
+    history, cache = [], {}
     for epoch in range(cfg.epochs):
         model.train()
         parts = {"nce": [], "audio_hint": [], "visual_hint": [], "map_hint": []}
@@ -216,7 +227,7 @@ def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) 
             v = model.visual(frame_tensor(_middle_frames(items), size, device))
             loss = nce = info_nce_av(a, v, cfg.temperature, cfg.pooling)
             parts["nce"].append(float(nce.detach()))
-            targets = _teacher_targets(items, teachers)
+            targets = _teacher_targets(items, teachers, cache)
             if "audio" in targets:
                 la = aux["audio"](h, targets["audio"])
                 loss = loss + cfg.audio_hint * la

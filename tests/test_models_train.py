@@ -1,65 +1,139 @@
-"""A short real training run on a small simulated dataset: DualCamNet and HearNet learn well
-above chance, distillation runs end to end, checkpoints resume, evaluation tabulates."""
+"""Real training runs on a small simulated dataset (tests/conftest.py: models_dataset): every
+network learns well above chance, each distillation form runs with a frozen teacher, checkpoints
+resume, embeddings transfer, and evaluation never scores a clip the model saw."""
 
 import json
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from acoustic_camera import preset  # noqa: E402
-from acoustic_camera.acoustic_file import beamform_session  # noqa: E402
-from acoustic_camera.simulator import SimConfig, simulate_to_file  # noqa: E402
-from acoustic_camera.trajectories import SourceSpec  # noqa: E402
-
-CLASSES = ("clapping", "whistling", "knocking")
-
-
-def _session(d, name, label, seconds, seed):
-    s = d / f"{name}.h5"
-    simulate_to_file(SimConfig(scenario="anechoic", duration=seconds, seed=seed, geometry=preset("uma16"),
-                               sources=(SourceSpec(label, motion="walk"),)), s)
-    a = d / f"{name}.acoustic.h5"
-    beamform_session(s, a, features=("mfcc",), backend="numba")
-    return s, a
+CHANCE = 1 / 3
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    """Nine 20-s training sessions (3 classes), and three 10-s held-out sessions with other seeds."""
-    d = tmp_path_factory.mktemp("train")
-    pairs = [_session(d, f"{label}{i}", label, 20.0, i) for i, label in enumerate(CLASSES * 3)]
-    held_out = [_session(d, f"heldout_{label}", label, 10.0, 100 + i) for i, label in enumerate(CLASSES)]
-    return pairs, held_out
+def runs(models_dataset, tmp_path_factory):
+    """Teachers trained once for the module: DualCamNet, ResNet-50 (112-px crops), AVNet."""
+    from acoustic_camera.models.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("runs")
+    pairs = models_dataset["train"]
+    metrics = {
+        "dualcamnet": train(TrainConfig(role="teacher", model="dualcamnet", epochs=4, batch_size=16, seed=0),
+                            pairs, out / "dualcamnet", progress=False),
+        "resnet50": train(TrainConfig(role="teacher", model="resnet50", epochs=6, batch_size=16, image_size=112),
+                          pairs, out / "resnet50", progress=False),
+        "avnet": train(TrainConfig(role="teacher", model="avnet", epochs=3, batch_size=16, image_size=112),
+                       pairs, out / "avnet", progress=False),
+    }
+    return {"dir": out, "metrics": metrics, "ck": {k: out / k / "best.pt" for k in metrics}}
 
 
-def test_teacher_student_distill_resume_and_evaluate(dataset, tmp_path):
-    from acoustic_camera.models.train import TrainConfig, evaluate, train
+def _heldout(ck, models_dataset):
+    from acoustic_camera.models.evaluation import evaluate
 
-    pairs, held_out = dataset
-    t = train(TrainConfig(role="teacher", model="dualcamnet", epochs=4, batch_size=16, lr=1e-3, seed=0),
-              pairs, tmp_path / "teacher", progress=False)
-    assert t["chance"] == pytest.approx(1 / 3)
-    assert t["train_accuracy"] >= 0.8, t
-    (teacher_row,) = evaluate([tmp_path / "teacher" / "best.pt"], held_out, device="cpu").values()
-    assert teacher_row["anechoic"] >= 0.7, teacher_row  # unseen sessions; chance is 0.33
-    s = train(TrainConfig(role="student", model="hearnet", epochs=8, batch_size=8, lr=1e-3, seed=0),
-              pairs, tmp_path / "student", progress=False)
+    (row,) = evaluate([ck], models_dataset["heldout"], device="cpu")
+    assert row["test"] == "anechoic" and row["clips"] > 0
+    return row["accuracy"]
+
+
+def test_teachers_learn_well_above_chance(runs, models_dataset):
+    m = runs["metrics"]
+    held = {k: _heldout(runs["ck"][k], models_dataset) for k in m}
+    print("teachers (train, test split, held-out sessions):",
+          {k: (round(m[k]["train_accuracy"], 3), round(m[k]["test_accuracy"], 3), round(held[k], 3)) for k in m})
+    assert m["dualcamnet"]["chance"] == pytest.approx(CHANCE)
+    assert m["dualcamnet"]["train_accuracy"] >= 0.8, m["dualcamnet"]
+    assert held["dualcamnet"] >= 0.7  # unseen sessions
+    # ResNet-50 with a random, frozen, batch-norm-calibrated backbone: only fc learns, from the
+    # class colours of small simulated figures; weak, but above chance
+    assert m["resnet50"]["train_accuracy"] >= 0.5, m["resnet50"]
+    assert held["resnet50"] >= 0.4
+    assert m["avnet"]["train_accuracy"] >= 0.6, m["avnet"]  # best-validation epoch of 3
+    assert held["avnet"] >= 0.7
+
+
+def test_resnet_backbone_stays_frozen_and_its_features_are_cached(runs):
+    from acoustic_camera.models.networks import ResNet50Teacher
+    from acoustic_camera.models.train import load_checkpoint
+
+    model, ck = load_checkpoint(runs["ck"]["resnet50"])
+    # conv and batch-norm weights are the seeded initialisation (calibration only set the statistics)
+    torch.manual_seed(0)
+    fresh = ResNet50Teacher(3)
+    trained = [k for k, v in model.state_dict().items() if not k.startswith("net.fc.")
+               and "running" not in k and "num_batches" not in k and not torch.equal(v, fresh.state_dict()[k])]
+    assert trained == []
+    assert ck["config"]["image_size"] == 112
+
+
+@pytest.mark.parametrize("teacher", ["dualcamnet", "resnet50", "avnet"])
+def test_soft_label_distillation_from_each_teacher_keeps_it_frozen(runs, models_dataset, tmp_path, teacher):
+    from acoustic_camera.models.train import TrainConfig, load_checkpoint, train
+
+    before = {k: v.clone() for k, v in load_checkpoint(runs["ck"][teacher])[0].state_dict().items()}
+    m = train(TrainConfig(role="distill", model="hearnet", epochs=1, batch_size=8, teacher=str(runs["ck"][teacher])),
+              models_dataset["train"], tmp_path, progress=False)  # the loop asserts the teacher frozen each epoch
+    assert m["history"][0]["loss"] > 0
+    after = torch.load(runs["ck"][teacher], weights_only=False)["model"]
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_students_and_hint_distillation_learn(runs, models_dataset, tmp_path):
+    from acoustic_camera.models.train import TrainConfig, train
+
+    pairs = models_dataset["train"]
+    s = train(TrainConfig(role="student", model="hearnet", epochs=8, batch_size=8, seed=0), pairs, tmp_path / "hearnet",
+              progress=False)
     assert s["train_accuracy"] >= 0.6, s
-    (student_row,) = evaluate([tmp_path / "student" / "best.pt"], held_out, device="cpu").values()
-    assert student_row["anechoic"] >= 0.6, student_row  # measured 0.67: twice chance from 84 clips
-    dist = train(TrainConfig(role="distill", model="hearnet", epochs=2, batch_size=8, seed=0,
-                             teacher=str(tmp_path / "teacher" / "best.pt")), pairs, tmp_path / "distill", progress=False)
-    assert len(dist["history"]) == 2 and all(h["loss"] > 0 for h in dist["history"])
-    # resume: one more epoch continues from the last checkpoint, not from scratch
-    more = train(TrainConfig(role="student", model="hearnet", epochs=9, batch_size=8, seed=0),
-                 pairs, tmp_path / "student", resume=True, progress=False)
-    assert [h["epoch"] for h in more["history"]] == list(range(1, 10))
-    assert json.loads((tmp_path / "student" / "metrics.json").read_text())["history"][-1]["epoch"] == 9
-    # the teacher's embeddings transfer to unseen sessions (k-NN and linear SVM)
+    assert _heldout(tmp_path / "hearnet" / "best.pt", models_dataset) >= 0.55
+    sn = train(TrainConfig(role="student", model="soundnet5", epochs=5, batch_size=8, seed=0), pairs,
+               tmp_path / "soundnet5", progress=False)
+    assert sn["train_accuracy"] >= 0.6, sn
+    assert _heldout(tmp_path / "soundnet5" / "best.pt", models_dataset) >= 0.55
+    h = train(TrainConfig(role="distill", distill="hint", model="hearnet", epochs=5, batch_size=8,
+                          teacher=str(runs["ck"]["dualcamnet"])), pairs, tmp_path / "hint", progress=False)
+    assert h["history"][-1]["loss"] < h["history"][0]["loss"]
+    assert _heldout(tmp_path / "hint" / "best.pt", models_dataset) >= 0.55
+    q = train(TrainConfig(role="distill", distill="sequential", model="hearnet", epochs=3, batch_size=8,
+                          teacher=str(runs["ck"]["dualcamnet"])), pairs, tmp_path / "seq", progress=False)
+    assert q["history"][-1]["loss"] < q["history"][0]["loss"]
+    ck = torch.load(tmp_path / "seq" / "best.pt", weights_only=False)
+    assert {k.split(".")[0] for k in ck["aux"]} == {"aggregator", "segment", "aggregate"}
+    # the segment projection maps HearNet's 256-d per-second features onto DualCamNet's 1024-d
+    assert tuple(ck["aux"]["segment.proj.weight"].shape) == (1024, 256)
+    print("students (held-out sessions): hearnet", _heldout(tmp_path / "hearnet" / "best.pt", models_dataset),
+          "soundnet5", _heldout(tmp_path / "soundnet5" / "best.pt", models_dataset),
+          "hearnet<-dualcamnet:hint", _heldout(tmp_path / "hint" / "best.pt", models_dataset),
+          "hearnet<-dualcamnet:sequential", _heldout(tmp_path / "seq" / "best.pt", models_dataset))
+    w = train(TrainConfig(role="distill", distill="sequential", model="soundnet5", epochs=1, batch_size=8,
+                          teacher=str(runs["ck"]["resnet50"])), pairs, tmp_path / "seq_sn", progress=False)
+    assert np.isfinite(w["history"][0]["loss"])
+    resumed = train(TrainConfig(role="student", model="hearnet", epochs=9, batch_size=8, seed=0), pairs,
+                    tmp_path / "hearnet", resume=True, progress=False)
+    assert [e["epoch"] for e in resumed["history"]] == list(range(1, 10))  # continued, not restarted
+    assert json.loads((tmp_path / "hearnet" / "metrics.json").read_text())["history"][-1]["epoch"] == 9
+
+
+def test_embeddings_transfer_to_unseen_sessions(runs, models_dataset):
     from acoustic_camera.models.features import export_embeddings, transfer_scores
 
-    emb = export_embeddings(tmp_path / "teacher" / "best.pt", pairs, "embedding", "cpu")
+    emb = export_embeddings(runs["ck"]["dualcamnet"], models_dataset["train"], "embedding", "cpu")
     assert emb["x"].shape[1] == 1024 and len(emb["x"]) == len(emb["label"])
-    r = transfer_scores(emb, export_embeddings(tmp_path / "teacher" / "best.pt", held_out, "embedding", "cpu"))
+    r = transfer_scores(emb, export_embeddings(runs["ck"]["dualcamnet"], models_dataset["heldout"], "embedding", "cpu"))
     assert r["knn"] >= 0.6 and r["svm"] >= 0.6, r
+    v = export_embeddings(runs["ck"]["resnet50"], models_dataset["heldout"], "embedding", "cpu")
+    assert v["x"].shape[1] == 2048
+
+
+def test_evaluation_leaves_out_what_the_model_saw(runs, models_dataset):
+    from acoustic_camera.models.evaluation import accuracy_table, evaluate
+
+    ck = runs["ck"]["dualcamnet"]
+    seen = {tuple(u) for u in torch.load(ck, weights_only=False)["units"]}
+    assert len(seen) == 16  # 9 sessions x 2 blocks = 18 units, 80 + 10 % of them trained or validated
+    (row,) = evaluate([ck], models_dataset["train"], device="cpu")
+    assert row["clips"] == (18 - 16) * 10  # only the test blocks' 1-s clips are scored
+    table = accuracy_table([row])
+    assert "| all | anechoic | " in table and "(20)" in table
