@@ -12,23 +12,17 @@ from pathlib import Path
 
 from .data import ClipDataset, index_clips
 from .inputs import AUDIO_MODELS, session_key
-from .train import TEACHER_FRAMES, TrainConfig, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
+from .train import TEACHER_FRAMES, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
 
 ALL = "all"
 
 
-def model_label(cfg: TrainConfig) -> str:
+def model_label(ck: dict) -> str:
     """The column name: the network, and for distilled students where their supervision came from."""
-    if cfg.role != "distill":
-        return cfg.model
-    teacher = "?"
-    try:
-        import torch
-
-        teacher = torch.load(cfg.teacher, map_location="cpu", weights_only=False)["config"]["model"]
-    except Exception:  # the teacher file may have moved; the label only loses its name
-        pass
-    return f"{cfg.model}<-{teacher}:{cfg.distill}"
+    cfg = ck["config"]
+    if cfg["role"] != "distill":
+        return cfg["model"]
+    return f"{cfg['model']}<-{ck.get('teacher_model', '?')}:{cfg['distill']}"
 
 
 def evaluate(checkpoints, pairs, device: str = "auto", labels=None) -> list[dict]:
@@ -43,7 +37,7 @@ def evaluate(checkpoints, pairs, device: str = "auto", labels=None) -> list[dict
         # students' 5-s clips start every second, as in training: more clips, a steadier figure
         clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES)
                  if (session_key(c.session), c.block) not in seen]
-        label = labels[i] if labels else model_label(cfg)
+        label = labels[i] if labels else model_label(ck)
         scenarios = sorted({c.scenario for c in clips})
         for scen in scenarios + ([ALL] if len(scenarios) > 1 else []):
             part = [c for c in clips if scen == ALL or c.scenario == scen]

@@ -267,7 +267,8 @@ def load_localizer(path, device="cpu"):
 
 
 def is_localizer(path) -> bool:
-    return torch.load(path, map_location="cpu", weights_only=False).get("kind") == "localizer"
+    # memory-mapped: only the small "kind" entry is read, not a teacher's 100 MB of weights
+    return torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("kind") == "localizer"
 
 
 def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 64.0, clips=None,

@@ -278,7 +278,7 @@ def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_accuracy": val})
         state = {"model": model.state_dict(), "aux": aux.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                  "best": best, "history": history, "config": asdict(cfg), "classes": classes, "stats": data["stats"],
-                 "units": data["units"]}
+                 "units": data["units"], "teacher_model": tctx.kind if tctx is not None else None}
         if val >= best or np.isnan(val) and best < 0:  # ties: the later, longer-trained model
             best = val if not np.isnan(val) else 0.0
             state["best"] = best

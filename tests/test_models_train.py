@@ -54,7 +54,7 @@ def test_teachers_learn_well_above_chance(runs, models_dataset):
     assert held["avnet"] >= 0.7
 
 
-def test_resnet_backbone_stays_frozen_and_its_features_are_cached(runs):
+def test_resnet_backbone_stays_frozen_and_its_features_are_cached(runs, models_dataset):
     from acoustic_camera.models.networks import ResNet50Teacher
     from acoustic_camera.models.train import load_checkpoint
 
@@ -66,6 +66,19 @@ def test_resnet_backbone_stays_frozen_and_its_features_are_cached(runs):
                and "running" not in k and "num_batches" not in k and not torch.equal(v, fresh.state_dict()[k])]
     assert trained == []
     assert ck["config"]["image_size"] == 112
+    # each video frame goes through the backbone once: a second pass is served from the cache
+    from acoustic_camera.models.data import ClipDataset, index_clips
+    from acoustic_camera.models.inputs import run
+    from acoustic_camera.models.train import checkpoint_context
+
+    _, ctx = checkpoint_context(model, ck, torch.device("cpu"))
+    ds = ClipDataset(index_clips(models_dataset["heldout"][:1], 12), ck["classes"], None, audio=False)
+    items = [ds[i] for i in range(len(ds))]
+    calls = []
+    ctx.frames._embed = lambda *a, _orig=ctx.frames._embed: calls.append(len(a[1])) or _orig(*a)
+    first = run(model, items, ctx)
+    assert sum(calls) == len(items) == len(ctx.frames.cache)  # one middle frame per 1-s clip
+    assert torch.equal(run(model, items, ctx), first) and sum(calls) == len(items)
 
 
 @pytest.mark.parametrize("teacher", ["dualcamnet", "resnet50", "avnet"])
@@ -78,6 +91,9 @@ def test_soft_label_distillation_from_each_teacher_keeps_it_frozen(runs, models_
     assert m["history"][0]["loss"] > 0
     after = torch.load(runs["ck"][teacher], weights_only=False)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)
+    from acoustic_camera.models.evaluation import model_label
+
+    assert model_label(torch.load(tmp_path / "best.pt", weights_only=False)) == f"hearnet<-{teacher}:soft"
 
 
 def test_students_and_hint_distillation_learn(runs, models_dataset, tmp_path):
