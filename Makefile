@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 DEMO_DIR ?= demo-output
 
-.PHONY: demo test install install-dev bench clean system-deps
+.PHONY: demo test test-fast install install-dev bench clean system-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ system-deps:
 
 test: $(DEV_STAMP) system-deps
 	$(PY) -m pytest -q tests
+
+# the edit-test loop: everything but the tests marked slow (training runs, real-time recording,
+# the core-only wheel install), under 2 minutes on 2 cores
+test-fast: $(DEV_STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
 
 bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.bench_beamform

@@ -12,7 +12,7 @@ The Acoular equivalent of one map, as a user would write it today:
 - ``BeamformerBase(r_diag=False)`` (full CSM, no diagonal removal) with a ``SteeringVector`` on
   the same geometry (``MicGeom(pos_total=...)``), the same look points (``ImportGrid``), the
   same formulation (``steer_type``), c = 343 m/s and the reference point at the array-frame
-  origin (``ref=[0, 0, 0]``, which is what acam's :mod:`acoustic_camera.steering` uses),
+  origin (``ref=[0, 0, 0]``, which is what acam's :mod:`acoustic_camera.beamform.steering` uses),
 - disk caching off (``acoular.config.global_caching = 'none'``) so nothing is read back from
   an earlier run.
 
@@ -161,7 +161,7 @@ def compare(frames: int = 4, quick: bool = False, *, steering: str = "classic", 
     import numba
 
     from acoustic_camera import Camera, preset
-    from acoustic_camera.beamformer import Beamformer
+    from acoustic_camera.beamform.beamformer import Beamformer
 
     acoular, threads = import_acoular()
     frames = max(1, min(frames, 2) if quick else frames)

@@ -54,7 +54,7 @@ def main(argv=None):
     ap.add_argument("--backends", default="numba,cupy")
     args = ap.parse_args(argv)
     from acoustic_camera import Camera, preset
-    from acoustic_camera.beamformer import Beamformer
+    from acoustic_camera.beamform.beamformer import Beamformer
     from acoustic_camera.kernels.base import gpu_available
 
     repeats = 1 if args.quick else args.repeats

@@ -26,7 +26,7 @@ DUALCAM_VIDEO_MBS = 640 * 480 * 3 * 12 / 1e6
 
 def write_session(path, seconds, rng):
     from acoustic_camera import Camera, SessionWriter, preset
-    from acoustic_camera.scene_video import SourceSprite, draw_frame, make_background
+    from acoustic_camera.sim.scene_video import SourceSprite, draw_frame, make_background
 
     bg = make_background("indoor", 640, 480, rng)
     frames = np.stack([draw_frame(bg, [SourceSprite("speech", (200 + 10 * k, 240), 3.0, True)], k) for k in range(12)])
@@ -46,7 +46,7 @@ def write_session(path, seconds, rng):
 
 
 def run(seconds=60, quick=False):
-    from acoustic_camera.acoustic_file import beamform_session
+    from acoustic_camera.beamform.pipeline import beamform_session
 
     rng = np.random.default_rng(0)
     seconds = 4 if quick else seconds

@@ -34,7 +34,7 @@ def _rate(bf, batch, repeats, rng):
 
 
 def _geometry(n, rng):
-    from acoustic_camera.geometry import ArrayGeometry, preset
+    from acoustic_camera.array.geometry import ArrayGeometry, preset
 
     if n == 128:
         return preset("dualcam128")
@@ -45,7 +45,7 @@ def run(quick=False, repeats=3):
     import numba
 
     from acoustic_camera import Camera
-    from acoustic_camera.beamformer import Beamformer
+    from acoustic_camera.beamform.beamformer import Beamformer
     from benchmarks.bench_beamform import gemm_peak
 
     rng = np.random.default_rng(0)

@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from acoustic_camera.simulator import SimConfig, Simulator, simulate_to_file
-from acoustic_camera.trajectories import SourceSpec
+from acoustic_camera.sim.simulator import SimConfig, Simulator, simulate_to_file
+from acoustic_camera.sim.trajectories import SourceSpec
 
 
 def main(argv=None):

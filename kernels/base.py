@@ -13,9 +13,12 @@ backend is the readable reference and the specification; the others must agree w
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from ..errors import AcamError, BackendUnavailableError
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,14 +73,31 @@ class Backend(Protocol):
 
 
 BACKENDS = ("numpy", "numba", "cupy")
+"""The backends, by name; ``auto`` picks cupy when a GPU is usable, else numba."""
+
+
+def _cuda_driver_present() -> bool:
+    # cheap: finding the driver library imports nothing; no driver means no GPU, and then CuPy
+    # (seconds to import) need not be loaded at all
+    import ctypes.util
+
+    return ctypes.util.find_library("cuda") is not None or any(
+        Path(d, "libcuda.so.1").exists() for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/local/nvidia/lib64",
+                                                   "/usr/lib/wsl/lib", "/usr/local/cuda/compat"))
 
 
 def gpu_available() -> bool:
+    """A CUDA GPU that CuPy can use. CuPy is imported only when it is installed and a CUDA
+    driver is present."""
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is None or not _cuda_driver_present():
+        return False
     try:
         import cupy
 
         return cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:  # no cupy, no driver, no device: all mean 'no GPU here'
+    except Exception:  # a driver without a device, or a CuPy build for another CUDA: no GPU here
         return False
 
 
@@ -96,8 +116,9 @@ def get_backend(name: str = "auto") -> Backend:
         return NumbaBackend()
     if name == "cupy":
         if not gpu_available():
-            raise RuntimeError("backend 'cupy' needs CuPy and a CUDA GPU (pip install 'acoustic-camera[gpu]')")
+            raise BackendUnavailableError("--backend cupy: expected CuPy and a CUDA GPU (pip install "
+                                          "'acoustic-camera[gpu]' on a machine with one), found none here")
         from .cupy_backend import CupyBackend
 
         return CupyBackend()
-    raise ValueError(f"unknown backend {name!r}; backends: auto, {', '.join(BACKENDS)}")
+    raise AcamError(f"--backend: expected auto or one of {', '.join(BACKENDS)}, found {name!r}")

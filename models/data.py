@@ -7,7 +7,8 @@ teacher, 60 = 5 s for the students) and yields, aligned on the session's audio c
 - ``audio``: one microphone (index ``mic``, 0 as in the DualCam pipeline) over the same frames,
   resampled to 22,050 Hz (float32);
 - ``video``: (clip_frames, H, W, 3) uint8 frames, only with ``video=True`` (they are large);
-- ``label`` (class index), ``scenario``, ``subject``, ``session``, ``start`` (first frame).
+- ``label`` (class index), ``scenario``, ``subject``, ``session``, ``start`` (first frame),
+  ``frames`` (the clip's length in frames).
 
 Splits follow the DualCam code: 10-second blocks of every session, shuffled with a seed, 80/10/10
 (train/validation/test); and cross-scenario splits (train on scenario A, test on B).
@@ -16,14 +17,22 @@ Normalisation statistics come from the training split only (:func:`mfcc_stats`).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
 
-import h5py
 import numpy as np
 from scipy import signal
 
+from ..constants import DUALCAM_FPS
+from ..errors import AcamError
+from ..io.acoustic import open_acoustic
+from ..io.session import open_session
+
 STUDENT_RATE = 22050
+FPS = int(DUALCAM_FPS)
+"""Acoustic (and video) frames per second the models take: DualCamNet's temporal convolution
+spans 12 frames = 1 s, as in the DualCam data."""
 
 
 @dataclass(frozen=True)
@@ -38,27 +47,64 @@ class Clip:
     block: int  # 10-second block of its session, the unit of splitting
 
 
-def _session_meta(path):
-    with h5py.File(path, "r") as f:
-        a = f.attrs
-        n = f["video/sample_index"].shape[0]
-        fps = float(a.get("video_fps", 12.0))
-        return str(a.get("label", "")).split(",")[0], str(a.get("scenario", "")), str(a.get("subject", "")), n, fps
+class Files:
+    """Sessions and acoustic files, each opened and validated once (through the formats' own
+    readers, :func:`~acoustic_camera.io.session.open_session` and
+    :func:`~acoustic_camera.io.acoustic.open_acoustic`) and kept open; at most ``max_open``
+    of each at a time (least recently used closed first)."""
+
+    def __init__(self, max_open: int = 64):
+        self.max_open = max_open
+        self._sessions: OrderedDict = OrderedDict()
+        self._acoustic: OrderedDict = OrderedDict()
+
+    def _get(self, cache, key, opener):
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+        h = cache[key] = opener()
+        while len(cache) > self.max_open:
+            cache.popitem(last=False)[1].close()
+        return h
+
+    def session(self, path):
+        return self._get(self._sessions, str(path), lambda: open_session(path))
+
+    def acoustic(self, path, session_path=None):
+        def opener():
+            a = open_acoustic(path, self.session(session_path) if session_path is not None else None)
+            if a.mfcc is None:
+                a.close()
+                raise AcamError(f"{path}: /mfcc: expected MFCC images (acam beamform --features mfcc,...), "
+                                f"found only {', '.join(a.features)}")
+            return a
+        return self._get(self._acoustic, str(path), opener)
+
+    def close(self) -> None:
+        for cache in (self._sessions, self._acoustic):
+            while cache:
+                cache.popitem()[1].close()
 
 
-def index_clips(pairs, clip_frames: int = 12, hop_frames: int | None = None, block_seconds: float = 10.0) -> list[Clip]:
+def _session_meta(s):
+    if abs(s.video_fps - FPS) > 1e-6:
+        raise AcamError(f"{s.path}: video_fps: expected {FPS} (the models take {FPS} acoustic frames per second, "
+                        f"as DualCam records), found {s.video_fps:g}")
+    md = s.metadata
+    return str(md.get("label", "")).split(",")[0], str(md.get("scenario", "")), str(md.get("subject", "")), s.n_frames
+
+
+def index_clips(pairs, clip_frames: int = FPS, hop_frames: int | None = None, block_seconds: float = 10.0,
+                files: Files | None = None) -> list[Clip]:
     """Clips over (session, acoustic-file) pairs; clips never straddle a 10-second block, so a
     split by blocks never puts overlapping audio in two splits."""
     hop = hop_frames or clip_frames
+    files = files or Files()
     clips = []
     for session, acoustic in pairs:
-        label, scenario, subject, n, fps = _session_meta(session)
-        with h5py.File(acoustic, "r") as f:
-            if "mfcc" not in f:
-                raise ValueError(f"{acoustic}: /mfcc: expected MFCC features (acam beamform --features mfcc)")
-            if f["mfcc"].shape[0] != n:
-                raise ValueError(f"{acoustic}: /mfcc: expected {n} frames as in {session}, found {f['mfcc'].shape[0]}")
-        per_block = max(int(round(block_seconds * fps)), clip_frames)
+        label, scenario, subject, n = _session_meta(files.session(session))
+        files.acoustic(acoustic, session)  # validates it and its frames against the session's
+        per_block = max(int(round(block_seconds * FPS)), clip_frames)
         for b0 in range(0, n, per_block):
             for s in range(b0, min(n, b0 + per_block) - clip_frames + 1, hop):
                 clips.append(Clip(str(session), str(acoustic), s, clip_frames, label, scenario, subject, b0 // per_block))
@@ -92,19 +138,20 @@ def class_names(clips: list[Clip]) -> list[str]:
     return sorted({c.label for c in clips})
 
 
-def mfcc_stats(clips: list[Clip]) -> dict:
+def mfcc_stats(clips: list[Clip], files: Files | None = None) -> dict:
     """Per-coefficient mean and std of the MFCC images over the given (training) clips."""
-    s1 = np.zeros(12)
-    s2 = np.zeros(12)
+    files = files or Files()
+    s1 = s2 = 0.0
     n = 0
     for c in clips:
-        with h5py.File(c.acoustic, "r") as f:
-            m = f["mfcc"][c.start:c.start + c.frames].astype(np.float64)  # (T, 36, 48, 12)
-        s1 += m.sum(axis=(0, 1, 2))
-        s2 += (m**2).sum(axis=(0, 1, 2))
+        m = files.acoustic(c.acoustic).mfcc[c.start:c.start + c.frames].astype(np.float64)  # (T, 36, 48, C)
+        s1 = s1 + m.sum(axis=(0, 1, 2))
+        s2 = s2 + (m**2).sum(axis=(0, 1, 2))
         n += m.shape[0] * m.shape[1] * m.shape[2]
-    mean = s1 / max(n, 1)
-    std = np.sqrt(np.maximum(s2 / max(n, 1) - mean**2, 1e-12))
+    if n == 0:
+        raise AcamError("no training clips: the sessions hold no whole clip in the training split (too short, or too few)")
+    mean = s1 / n
+    std = np.sqrt(np.maximum(s2 / n - mean**2, 1e-12))
     return {"mean": mean.astype(np.float32), "std": std.astype(np.float32)}
 
 
@@ -134,9 +181,10 @@ class ClipDataset:
     :func:`mfcc_stats` on the training split normalises the MFCC images."""
 
     def __init__(self, clips: list[Clip], classes: list[str], stats: dict | None = None, mic: int = 0,
-                 audio: bool = True, video: bool = False):
+                 audio: bool = True, video: bool = False, mfcc: bool = True, files: Files | None = None):
         self.clips, self.classes, self.stats, self.mic = clips, list(classes), stats, mic
-        self.audio, self.video = audio, video
+        self.audio, self.video, self.mfcc = audio, video, mfcc
+        self.files = files or Files()
         self._index = {c: i for i, c in enumerate(self.classes)}
 
     def __len__(self) -> int:
@@ -144,23 +192,21 @@ class ClipDataset:
 
     def __getitem__(self, i: int) -> dict:
         c = self.clips[i]
-        with h5py.File(c.acoustic, "r") as f:
-            m = f["mfcc"][c.start:c.start + c.frames].astype(np.float32)  # (T, 36, 48, 12)
-        if self.stats is not None:
-            m = (m - self.stats["mean"]) / self.stats["std"]
-        item = {"mfcc": np.ascontiguousarray(m.transpose(0, 3, 1, 2)), "label": self._index.get(c.label, -1),
-                "scenario": c.scenario, "subject": c.subject, "session": c.session, "acoustic": c.acoustic,
-                "start": c.start}
+        item = {"label": self._index.get(c.label, -1), "scenario": c.scenario, "subject": c.subject,
+                "session": c.session, "acoustic": c.acoustic, "start": c.start, "frames": c.frames}
+        if self.mfcc:
+            m = self.files.acoustic(c.acoustic).mfcc[c.start:c.start + c.frames].astype(np.float32)  # (T, 36, 48, 12)
+            if self.stats is not None:
+                m = (m - self.stats["mean"]) / self.stats["std"]
+            item["mfcc"] = np.ascontiguousarray(m.transpose(0, 3, 1, 2))
         if self.audio or self.video:
-            with h5py.File(c.session, "r") as f:
-                fsi = f["video/sample_index"]
-                n_frames = fsi.shape[0]
-                a = int(fsi[c.start])
-                end_frame = c.start + c.frames
-                b = int(fsi[end_frame]) if end_frame < n_frames else f["time_data"].shape[0]
-                if self.audio:
-                    rate = float(f["time_data"].attrs["sample_freq"])
-                    item["audio"] = resample_to(f["time_data"][a:b, self.mic], rate)
-                if self.video:
-                    item["video"] = f["video/frames"][c.start:c.start + c.frames]
+            s = self.files.session(c.session)
+            fsi = s.frame_sample_index
+            end_frame = c.start + c.frames
+            a = int(fsi[c.start])
+            b = int(fsi[end_frame]) if end_frame < s.n_frames else s.n_samples
+            if self.audio:
+                item["audio"] = resample_to(s.audio(a, b, channel=self.mic), s.sample_freq)
+            if self.video:
+                item["video"] = s.file["video/frames"][c.start:end_frame]
         return item

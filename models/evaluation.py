@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from .data import ClipDataset, index_clips
-from .inputs import AUDIO_MODELS, session_key
+from .inputs import session_key
+from .kinds import AUDIO_MODELS, MFCC_MODELS
 from .train import TEACHER_FRAMES, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
 
 ALL = "all"
@@ -41,7 +42,7 @@ def evaluate(checkpoints, pairs, device: str = "auto", labels=None) -> list[dict
         scenarios = sorted({c.scenario for c in clips})
         for scen in scenarios + ([ALL] if len(scenarios) > 1 else []):
             part = [c for c in clips if scen == ALL or c.scenario == scen]
-            ds = ClipDataset(part, ck["classes"], None, audio=cfg.model in AUDIO_MODELS)
+            ds = ClipDataset(part, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS)
             rows.append({"model": label, "train": cfg.train_scenario or ALL, "test": scen,
                          "accuracy": accuracy(model, ds, ctx), "clips": len(part), "checkpoint": str(Path(path))})
     return rows

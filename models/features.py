@@ -11,22 +11,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import AcamError
 from .data import ClipDataset, index_clips
-from .inputs import AUDIO_MODELS, run
+from .inputs import run
+from .kinds import AUDIO_MODELS, LAYERS, MFCC_MODELS
 from .train import checkpoint_context, clip_frames, device_for, load_checkpoint
-
-LAYERS = ("embedding", "logits")
 
 
 def export_embeddings(checkpoint, pairs, layer: str = "embedding", device: str = "auto", batch_size: int = 32) -> dict:
     """{'x': (N, D) float32, 'label': (N,) class names, 'scenario', 'session', 'start'} over all clips."""
     if layer not in LAYERS:
-        raise ValueError(f"layer must be one of {LAYERS}, got {layer!r}")
+        raise AcamError(f"--layer: expected one of {', '.join(LAYERS)}, found {layer!r}")
     dev = device_for(device)
     model, ck = load_checkpoint(checkpoint, dev)
     cfg, ctx = checkpoint_context(model, ck, dev)
     clips = index_clips(pairs, clip_frames=clip_frames(cfg))
-    ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS)
+    ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS)
     out = []
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):

@@ -22,34 +22,24 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 
-from .data import hearnet_spectrogram, soundnet_scale
+from ..errors import AcamError
+from .data import FPS, Files, hearnet_spectrogram, soundnet_scale
+from .kinds import AUDIO_MODELS, MODELS, VISUAL_MODELS
 from .networks import preprocess
-
-FPS = 12  # acoustic (and video) frames per second: one DualCamNet clip
-MODELS = ("dualcamnet", "hearnet", "soundnet5", "resnet50", "avnet")
-AUDIO_MODELS = ("hearnet", "soundnet5")  # students: one microphone
-VISUAL_MODELS = ("resnet50", "avnet")
-MFCC_MODELS = ("dualcamnet", "avnet")
 
 
 def frame_offsets(clip_frames: int, per_second: int = 1) -> np.ndarray:
     """Video frames used by the visual models inside a clip: ``per_second`` evenly spaced frames
     in each second (1: the middle one, frame 6 of 12; 12: every frame)."""
     if clip_frames % FPS:
-        raise ValueError(f"clips must be whole seconds ({FPS} frames), got {clip_frames}")
+        raise AcamError(f"clips: expected whole seconds ({FPS} frames), found {clip_frames} frames")
     if per_second < 1 or FPS % per_second:
-        raise ValueError(f"video frames per second must divide {FPS}, got {per_second}")
+        raise AcamError(f"--video-per-second: expected a divisor of {FPS}, found {per_second}")
     inner = ((np.arange(per_second) + 0.5) * FPS / per_second).astype(int)
     return (np.arange(clip_frames // FPS)[:, None] * FPS + inner[None]).ravel()
-
-
-def _read_frame(session: str, k: int) -> np.ndarray:
-    with h5py.File(session, "r") as f:
-        return f["video/frames"][int(k)]
 
 
 class FrameFeatures:
@@ -61,8 +51,9 @@ class FrameFeatures:
     eval mode without gradients. The key is (session path, frame index, image size).
     """
 
-    def __init__(self, backbone, image_size: int = 224, device="cpu", batch: int = 32):
+    def __init__(self, backbone, image_size: int = 224, device="cpu", batch: int = 32, files: Files | None = None):
         self.backbone, self.image_size, self.device, self.batch = backbone, int(image_size), device, batch
+        self.files = files or Files()
         self.cache: dict = {}
 
     def __call__(self, sessions: list[str], frames: np.ndarray) -> torch.Tensor:
@@ -73,11 +64,10 @@ class FrameFeatures:
         for s, k in missing:
             by_session.setdefault(s, []).append(k)
         for s, idx in by_session.items():
-            with h5py.File(s, "r") as f:
-                video = f["video/frames"]
-                for i in range(0, len(idx), self.batch):
-                    part = idx[i:i + self.batch]
-                    self._embed(s, part, np.stack([video[k] for k in part]))
+            session = self.files.session(s)
+            for i in range(0, len(idx), self.batch):
+                part = idx[i:i + self.batch]
+                self._embed(s, part, np.stack([session.frame(k) for k in part]))
         out = torch.stack([self.cache[k] for k in keys]).to(self.device)
         return out.reshape(len(sessions), -1, out.shape[-1])
 
@@ -92,7 +82,7 @@ class FrameFeatures:
 
         def batches():
             for i in range(0, len(keys), self.batch):
-                yield self.images(np.stack([_read_frame(s, k) for s, k in keys[i:i + self.batch]]))
+                yield self.images(np.stack([self.files.session(s).frame(k) for s, k in keys[i:i + self.batch]]))
 
         return self.backbone.calibrate_batchnorm(batches())
 
@@ -122,7 +112,7 @@ class Context:
 
 def make_context(kind: str, model, stats: dict, device, image_size: int = 224, per_second: int = 1) -> Context:
     if kind not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {kind!r}")
+        raise AcamError(f"model: expected one of {', '.join(MODELS)}, found {kind!r}")
     frames = None
     if kind in VISUAL_MODELS:
         backbone = model.visual if kind == "avnet" else model
@@ -153,7 +143,7 @@ def audio_input(kind: str, items: list[dict], stats: dict, device) -> torch.Tens
 
 def visual_features(items: list[dict], ctx: Context) -> torch.Tensor:
     """(B, K, 2048) frozen-backbone features of the clip's sampled video frames."""
-    offs = frame_offsets(items[0]["mfcc"].shape[0], ctx.per_second)
+    offs = frame_offsets(items[0]["frames"], ctx.per_second)
     return ctx.frames([it["session"] for it in items], np.array([it["start"] + offs for it in items]))
 
 
@@ -182,7 +172,7 @@ def run(model, items: list[dict], ctx: Context, embed: bool = False) -> torch.Te
         f = visual_features(items, ctx)  # (B, n * per_second, 2048)
         f = f.reshape(b * n, ctx.per_second, -1)
         if ctx.per_second not in (1, FPS):
-            raise ValueError(f"AVNet pairs each second with 1 or {FPS} video frames, not {ctx.per_second}")
+            raise AcamError(f"--video-per-second: AVNet pairs each second with 1 or {FPS} video frames, found {ctx.per_second}")
         out = model.embed_from_features(m, f) if embed else model.forward_features(m, f)
     return out.reshape(b, t, -1)
 

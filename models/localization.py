@@ -21,21 +21,22 @@ the acoustic camera itself (the peak of the beamformed MFCC energy image, coeffi
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
-import h5py
 import numpy as np
 import torch
 from torch import nn
 
-from .data import ClipDataset, class_names, index_clips, mfcc_stats, split_blocks
-from .inputs import FPS, audio_input, run
+from ..errors import AcamError
+from ..io.atomic import atomic_output
+from .data import FPS, ClipDataset, Files, class_names, index_clips, mfcc_stats, split_blocks
+from .inputs import audio_input, run
 from .losses import FeatureHint, freeze, info_nce_av, localization_map, peak_pixel
 from .networks import IMAGENET_MEAN, IMAGENET_STD, HearNet
-from .train import STUDENT_FRAMES, _batches, _seed, audio_stats, device_for, load_teacher
+from .train import STUDENT_FRAMES, _batches, audio_stats, device_for, load_teacher, peek_checkpoint, save_atomic, seeded, \
+    write_json
 
 MIDDLE = STUDENT_FRAMES // 2  # the clip's video frame: its middle (frame 30 of 60)
 
@@ -102,25 +103,18 @@ def frame_tensor(frames: np.ndarray, size: tuple[int, int], device) -> torch.Ten
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device)
 
 
-def _middle_frames(items) -> np.ndarray:
-    out = []
-    for it in items:
-        with h5py.File(it["session"], "r") as f:
-            out.append(f["video/frames"][it["start"] + MIDDLE])
-    return np.stack(out)
+def _middle_frames(items, files: Files) -> np.ndarray:
+    return np.stack([files.session(it["session"]).frame(it["start"] + MIDDLE) for it in items])
 
 
-def acoustic_map(item, half_window: int = 3) -> np.ndarray:
+def acoustic_map(item, files: Files, half_window: int = 3) -> np.ndarray:
     """(36, 48) dB map of the acoustic camera for the clip's middle frame: the band energy
     (``energy_db``, or MFCC coefficient 0 without it) of the frame within +-half_window with the
     highest peak-to-median contrast, so that an impulsive sound (a clap) is caught at its burst."""
-    with h5py.File(item["acoustic"], "r") as f:
-        k0 = max(item["start"] + MIDDLE - half_window, 0)
-        k1 = item["start"] + MIDDLE + half_window + 1
-        if "energy_db" in f:
-            m = f["energy_db"][k0:k1]
-        else:
-            m = f["mfcc"][k0:k1, :, :, 0]
+    a = files.acoustic(item["acoustic"])
+    k0 = max(item["start"] + MIDDLE - half_window, 0)
+    k1 = item["start"] + MIDDLE + half_window + 1
+    m = a.energy_db[k0:k1] if a.energy_db is not None else a.mfcc[k0:k1, :, :, 0]
     flat = m.reshape(len(m), -1)
     return m[int(np.argmax(flat.max(1) - np.median(flat, 1)))].astype(np.float32)
 
@@ -144,14 +138,14 @@ def map_hint_loss(audio_emb: torch.Tensor, visual_map: torch.Tensor, target: tor
     return (t * (torch.log(t.clamp_min(1e-12)) - torch.log_softmax(s, dim=1))).sum(1).mean()
 
 
-def _truth(item) -> tuple[np.ndarray, bool] | None:
+def _truth(item, files: Files) -> tuple[np.ndarray, bool] | None:
     """Truth pixel (u, v) of the first source in the clip's middle frame, and whether it is visible
     and sounding there; None for sessions without truth (recorded ones)."""
-    with h5py.File(item["session"], "r") as f:
-        if "truth" not in f:
-            return None
-        k = item["start"] + MIDDLE
-        return f["truth/pixel"][k, 0].astype(float), bool(f["truth/visible"][k, 0] and f["truth/active"][k, 0])
+    t = files.session(item["session"]).truth
+    if t is None:
+        return None
+    k = item["start"] + MIDDLE
+    return t.pixel[k, 0].astype(float), bool(t.visible[k, 0] and t.active[k, 0])
 
 
 class Localizer(nn.Module):
@@ -190,17 +184,20 @@ def _teacher_targets(items, teachers, cache: dict | None = None) -> dict:
 
 def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) -> dict:
     """Train on (session, acoustic) pairs; writes ``localizer.pt`` and ``metrics.json``."""
+    device = device_for(cfg.device)
+    with seeded(cfg.seed, device):
+        return _train_localizer(cfg, pairs, Path(out_dir), progress, device)
+
+
+def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
     from tqdm import tqdm
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _seed(cfg.seed)
-    device = device_for(cfg.device)
-    clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS)
+    files = Files()
+    clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
     split = split_blocks(clips, seed=42)
     classes = class_names(clips)
-    train_set = ClipDataset(split["train"], classes, None, audio=True)
-    stats = {"mfcc": mfcc_stats(split["train"]), "audio": audio_stats(train_set)}
+    train_set = ClipDataset(split["train"], classes, None, audio=True, files=files)
+    stats = {"mfcc": mfcc_stats(split["train"], files), "audio": audio_stats(train_set)}
     model = Localizer(cfg.dim).to(device)
     teachers, aux = {}, nn.ModuleDict()
     probe = [train_set[0]]
@@ -211,6 +208,7 @@ def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) 
         teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device)
         aux["visual"] = FeatureHint(cfg.dim, int(_teacher_targets(probe, teachers)["visual"].shape[-1]))
     aux.to(device)
+    out_dir.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(list(model.parameters()) + list(aux.parameters()), lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
     size = (cfg.frame_width, cfg.frame_height)
@@ -224,7 +222,7 @@ def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) 
                 continue  # InfoNCE needs negatives
             items = [train_set[int(i)] for i in idx]
             a, h = model.audio(audio_input("hearnet", items, stats, device))
-            v = model.visual(frame_tensor(_middle_frames(items), size, device))
+            v = model.visual(frame_tensor(_middle_frames(items, files), size, device))
             loss = nce = info_nce_av(a, v, cfg.temperature, cfg.pooling)
             parts["nce"].append(float(nce.detach()))
             targets = _teacher_targets(items, teachers, cache)
@@ -237,7 +235,7 @@ def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) 
                 loss = loss + cfg.visual_hint * lv
                 parts["visual_hint"].append(float(lv.detach()))
             if cfg.map_hint:
-                lm = map_hint_loss(a, v, map_target([acoustic_map(it) for it in items], v.shape[2:]), cfg.temperature)
+                lm = map_hint_loss(a, v, map_target([acoustic_map(it, files) for it in items], v.shape[2:]), cfg.temperature)
                 loss = loss + cfg.map_hint * lm
                 parts["map_hint"].append(float(lm.detach()))
             opt.zero_grad()
@@ -248,18 +246,18 @@ def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) 
         freeze(t)
     state = {"kind": "localizer", "model": model.state_dict(), "config": asdict(cfg), "classes": classes,
              "stats": stats, "history": history}
-    torch.save(state, out_dir / "localizer.pt")
+    save_atomic(state, out_dir / "localizer.pt")
     metrics = {"config": asdict(cfg), "history": history, "sizes": {k: len(v) for k, v in split.items()},
                "validation": evaluate_localizer(out_dir / "localizer.pt", [], device=str(device),
                                                 clips=split["validation"] + split["test"])}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    write_json(metrics, out_dir / "metrics.json")
     return metrics
 
 
 def load_localizer(path, device="cpu"):
     ck = torch.load(path, map_location=device, weights_only=False)
     if ck.get("kind") != "localizer":
-        raise ValueError(f"{path}: not a localizer checkpoint (acam train localize)")
+        raise AcamError(f"{path}: not a localizer checkpoint (acam train localize)")
     model = Localizer(ck["config"]["dim"]).to(device)
     model.load_state_dict(ck["model"])
     model.eval()
@@ -267,12 +265,11 @@ def load_localizer(path, device="cpu"):
 
 
 def is_localizer(path) -> bool:
-    # memory-mapped: only the small "kind" entry is read, not a teacher's 100 MB of weights
-    return torch.load(path, map_location="cpu", weights_only=False, mmap=True).get("kind") == "localizer"
+    return peek_checkpoint(path).get("kind") == "localizer"
 
 
 def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 64.0, clips=None,
-                       picture=None) -> dict:
+                       picture=None, overwrite: bool = False) -> dict:
     """Peak-pixel error against the truth pixel, over 5-s clips whose middle frame shows the
     source sounding: mean and median error (px) and the fraction within ``radius`` px, for the
     model, the picture's centre and the acoustic camera's own MFCC-energy peak. ``picture``
@@ -280,25 +277,26 @@ def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 
     dev = device_for(device)
     model, ck = load_localizer(checkpoint, dev)
     cfg = LocalizeConfig(**ck["config"])
+    files = Files()
     if clips is None:
-        clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS)
-    ds = ClipDataset(clips, ck["classes"], None, audio=True)
+        clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
+    ds = ClipDataset(clips, ck["classes"], None, audio=True, files=files)
     err = {"model": [], "centre": [], "acoustic_camera": []}
     shown = []
     with torch.no_grad():
         for idx in _batches(len(ds), 16, None):
             items = [ds[int(i)] for i in idx]
-            keep = [(it, t[0]) for it in items if (t := _truth(it)) is not None and t[1]]
+            keep = [(it, t[0]) for it in items if (t := _truth(it, files)) is not None and t[1]]
             if not keep:
                 continue
             items = [it for it, _ in keep]
-            frames = _middle_frames(items)
+            frames = _middle_frames(items, files)
             h, w = frames.shape[1:3]
             maps = model.maps(audio_input("hearnet", items, ck["stats"], dev),
                               frame_tensor(frames, (cfg.frame_width, cfg.frame_height), dev)).cpu()
             for (it, truth), m, fr in zip(keep, maps, frames):
                 p = np.array(peak_pixel(m, (w, h)))
-                c0 = acoustic_map(it)
+                c0 = acoustic_map(it, files)
                 err["model"].append(np.hypot(*(p - truth)))
                 err["centre"].append(np.hypot(*(np.array([(w - 1) / 2, (h - 1) / 2]) - truth)))
                 err["acoustic_camera"].append(np.hypot(*(np.array(peak_pixel(c0, (w, h))) - truth)))
@@ -313,7 +311,8 @@ def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 
     if picture is not None and shown:
         rows = [np.concatenate(shown[i:i + 4] + [np.zeros_like(shown[0])] * (4 - len(shown[i:i + 4])), axis=1)
                 for i in range(0, len(shown), 4)]
-        cv2.imwrite(str(picture), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
+        with atomic_output(picture, overwrite=overwrite) as tmp:
+            cv2.imwrite(str(tmp), cv2.cvtColor(np.concatenate(rows, axis=0), cv2.COLOR_RGB2BGR))
         out["picture"] = str(picture)
     return out
 

@@ -30,6 +30,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import AcamError
+
 EMBED_DIM = 1024
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -57,7 +59,7 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 def _check_file(path) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"weights file not found: {path}")
+        raise AcamError(f"{path}: no such weights file")
     return path
 
 
@@ -66,11 +68,11 @@ def _load_state_dict_file(path: Path) -> dict:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle errors, truncated files, non-torch files
-        raise ValueError(f"{path}: not a readable torch state_dict file ({exc})") from exc
+        raise AcamError(f"{path}: not a readable torch state_dict file ({type(exc).__name__})") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path}: expected a state_dict (a mapping of names to tensors)")
+        raise AcamError(f"{path}: expected a state_dict (a mapping of names to tensors)")
     return obj
 
 
@@ -280,10 +282,10 @@ def _t7_state_dict(path: Path) -> dict:
     try:
         import torchfile
     except ImportError as exc:
-        raise ImportError(
+        raise AcamError(
             f"{path}: reading a Torch7 .t7 file needs the 'torchfile' package (pip install "
-            "torchfile); or convert it once to a .pt state_dict with keys conv1..conv4 / bn1..bn4"
-        ) from exc
+            f"torchfile; {exc}); or convert it once to a .pt state_dict with keys conv1..conv4 / bn1..bn4"
+        ) from None
     try:
         mods = torchfile.load(str(path))["modules"]
         sd = {}
@@ -293,7 +295,7 @@ def _t7_state_dict(path: Path) -> dict:
             for name in ("weight", "bias", "running_mean", "running_var"):
                 sd[f"bn{i}.{name}"] = torch.as_tensor(np.array(mods[bi][name], dtype=np.float32))
     except Exception as exc:
-        raise ValueError(f"{path}: not a SoundNet-5 Torch7 model with conv/bn layers 1-4 ({exc})") from exc
+        raise AcamError(f"{path}: not a SoundNet-5 Torch7 model with conv/bn layers 1-4 ({type(exc).__name__}: {exc})") from None
     return sd
 
 
@@ -304,9 +306,8 @@ def load_soundnet_weights(model: SoundNet5, path) -> list[str]:
     ``conv{i}.bias``, ``bn{i}.weight|bias|running_mean|running_var`` for i = 1..4; conv weights
     may be Torch7-shaped (out, in, k, 1)), or the original ``soundnet5_final.t7`` (needs the
     ``torchfile`` package). conv5, conv6 and the head keep their fresh init, as in the paper.
-    Returns the names of the loaded tensors. Raises FileNotFoundError (missing file), ImportError
-    (.t7 without torchfile) or ValueError (unreadable file, missing keys, wrong shapes), each
-    naming the file. Nothing is downloaded.
+    Returns the names of the loaded tensors. Raises AcamError (missing or unreadable file, .t7
+    without torchfile, missing keys, wrong shapes), naming the file. Nothing is downloaded.
     """
     path = _check_file(path)
     src = _t7_state_dict(path) if path.suffix.lower() == ".t7" else _load_state_dict_file(path)
@@ -314,7 +315,7 @@ def load_soundnet_weights(model: SoundNet5, path) -> list[str]:
     wanted = [k for k in own if k.split(".")[0] in {f"{p}{i}" for p in ("conv", "bn") for i in range(1, 5)}]
     missing = [k for k in wanted if k not in src and not k.endswith("num_batches_tracked")]
     if missing:
-        raise ValueError(f"{path}: missing SoundNet layers: {', '.join(missing)}")
+        raise AcamError(f"{path}: missing SoundNet layers: {', '.join(missing)}")
     new = {}
     for k in wanted:
         if k not in src:
@@ -324,7 +325,7 @@ def load_soundnet_weights(model: SoundNet5, path) -> list[str]:
             t = t[..., 0]
         t = t.reshape(-1) if own[k].ndim == 1 else t
         if tuple(t.shape) != tuple(own[k].shape):
-            raise ValueError(f"{path}: {k} has shape {tuple(t.shape)}, expected {tuple(own[k].shape)}")
+            raise AcamError(f"{path}: {k}: expected shape {tuple(own[k].shape)}, found {tuple(t.shape)}")
         new[k] = t.to(own[k].dtype)
     model.load_state_dict(new, strict=False)
     return sorted(new)
@@ -404,10 +405,10 @@ class ResNet50Teacher(nn.Module):
         try:
             result = self.net.load_state_dict(sd, strict=False)
         except RuntimeError as exc:
-            raise ValueError(f"{path}: does not fit ResNet-50 ({exc})") from exc
+            raise AcamError(f"{path}: does not fit ResNet-50 ({str(exc).splitlines()[0]})") from None
         missing = [k for k in result.missing_keys if not k.startswith("fc.")]
         if missing or result.unexpected_keys:
-            raise ValueError(
+            raise AcamError(
                 f"{path}: not a ResNet-50 state_dict (missing {missing[:5]}, "
                 f"unexpected {result.unexpected_keys[:5]})"
             )

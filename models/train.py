@@ -25,8 +25,10 @@ scores a clip the model has seen.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
-import random
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -34,15 +36,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ClipDataset, class_names, hearnet_spectrogram, index_clips, mfcc_stats, split_blocks, split_scenarios
-from .inputs import AUDIO_MODELS, FPS, MODELS, VISUAL_MODELS, audio_input, make_context, run, segment_means, session_key
+from ..errors import AcamError
+from ..io.atomic import atomic_output
+from .data import FPS, ClipDataset, Files, class_names, hearnet_spectrogram, index_clips, mfcc_stats, split_blocks, \
+    split_scenarios
+from .inputs import audio_input, make_context, run, segment_means, session_key
+from .kinds import AUDIO_MODELS, DISTILL_KINDS, MFCC_MODELS, MODELS, TEACHERS, TRAIN_ROLES, VISUAL_MODELS
 from .losses import FeatureHint, TemporalAggregator, assert_frozen, freeze, hinton_distillation, \
     sequential_hint_loss, soft_label_distillation
 from .networks import AVNet, DualCamNet, HearNet, ResNet50Teacher, SoundNet5
 
 TEACHER_FRAMES = FPS  # 1 s
 STUDENT_FRAMES = 5 * FPS  # 5 s
-DISTILL_KINDS = ("soft", "hinton", "hint", "sequential")
 
 
 @dataclass
@@ -67,6 +72,31 @@ class TrainConfig:
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
+    def check(self) -> None:
+        """Every setting in range, before any data is read: one line naming the setting."""
+        if self.role not in TRAIN_ROLES:
+            raise AcamError(f"role: expected one of {', '.join(TRAIN_ROLES)}, found {self.role!r}")
+        if self.model not in MODELS:
+            raise AcamError(f"--model: expected one of {', '.join(MODELS)}, found {self.model!r}")
+        if (self.role == "teacher") != (self.model in TEACHERS):
+            raise AcamError(f"role {self.role!r} does not go with model {self.model!r}: teachers are {', '.join(TEACHERS)}; "
+                            f"students (and distillation targets) {', '.join(AUDIO_MODELS)}")
+        if self.role == "distill" and self.distill not in DISTILL_KINDS:
+            raise AcamError(f"--distill: expected one of {', '.join(DISTILL_KINDS)}, found {self.distill!r}")
+        if self.role == "distill" and not self.teacher:
+            raise AcamError("--teacher: distillation needs a teacher checkpoint")
+        for name, v, lo, hi in (("--epochs", self.epochs, 1, None), ("--batch-size", self.batch_size, 1, None)):
+            if v < lo:
+                raise AcamError(f"{name}: expected at least {lo}, found {v}")
+        if not self.lr > 0:
+            raise AcamError(f"--lr: expected a positive learning rate, found {self.lr}")
+        if not 0.0 <= self.lam <= 1.0 or not 0.0 <= self.alpha <= 1.0:
+            raise AcamError(f"--lam, --alpha: expected values in [0, 1], found {self.lam}, {self.alpha}")
+        if not self.temperature > 0:
+            raise AcamError(f"--temperature: expected a positive temperature, found {self.temperature}")
+        if bool(self.train_scenario) != bool(self.test_scenario):
+            raise AcamError("--train-scenario, --test-scenario: cross-scenario training needs both")
+
 
 def device_for(name: str) -> torch.device:
     if name == "auto":
@@ -74,10 +104,25 @@ def device_for(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device):
+    """torch's generators seeded for the block and restored after it: a run is reproducible and
+    the caller's random state is left as it was (no process-wide seeding)."""
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def save_atomic(obj, path: Path) -> None:
+    """torch.save through a temporary file: a run killed while saving keeps its last checkpoint."""
+    with atomic_output(path, overwrite=True) as tmp:
+        torch.save(obj, tmp)
+
+
+def write_json(obj, path: Path) -> None:
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, default=float))
 
 
 def build(model: str, n_classes: int, visual_weights=None) -> nn.Module:
@@ -128,29 +173,28 @@ def accuracy(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32) -> fl
     return correct / len(ds)
 
 
-def prepare(cfg: TrainConfig, pairs) -> dict:
-    """Clips, splits, classes and training-split statistics for `cfg`."""
-    if cfg.model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {cfg.model!r}")
-    if (cfg.role == "teacher") == (cfg.model in AUDIO_MODELS):
-        raise ValueError(f"role {cfg.role!r} does not go with model {cfg.model!r}: teachers are dualcamnet, "
-                         "resnet50, avnet; students (and distillation targets) hearnet, soundnet5")
+def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: str | None = None) -> dict:
+    """Clips, splits, classes and training-split statistics for `cfg` (``teacher_kind``: the
+    distillation teacher's model, which decides whether the MFCC images are read)."""
+    cfg.check()
+    files = files or Files()
     # 1-s teacher clips tile the data; 5-s student clips start every second inside each 10-s block
     # (overlapping crops, as the DualCam code sampled several crops per block)
-    clips = index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES)
+    clips = index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
     if cfg.train_scenario or cfg.test_scenario:
-        if not (cfg.train_scenario and cfg.test_scenario):
-            raise ValueError("cross-scenario training needs both a train and a test scenario")
         found = sorted({c.scenario for c in clips})
         for s in (cfg.train_scenario, cfg.test_scenario):
             if s not in found:
-                raise ValueError(f"scenario {s!r} is in none of the sessions (they hold {found})")
+                raise AcamError(f"scenario {s!r} is in none of the sessions (they hold {', '.join(found) or 'none'})")
         split = split_scenarios(clips, cfg.train_scenario, cfg.test_scenario, seed=cfg.seed)
     else:
         split = split_blocks(clips, seed=42)  # the DualCam lists' seed: splits do not move with the run's seed
     classes = class_names(clips)
-    stats = {"mfcc": mfcc_stats(split["train"])}
-    sets = {k: ClipDataset(v, classes, None, audio=cfg.model in AUDIO_MODELS) for k, v in split.items()}
+    stats = {"mfcc": mfcc_stats(split["train"], files)}
+    # MFCC images are read only where a network takes them (a student distilled from ResNet-50 needs none)
+    needs_mfcc = cfg.model in MFCC_MODELS or teacher_kind in MFCC_MODELS
+    sets = {k: ClipDataset(v, classes, None, audio=cfg.model in AUDIO_MODELS, mfcc=needs_mfcc, files=files)
+            for k, v in split.items()}
     if cfg.model == "hearnet":
         stats["audio"] = audio_stats(sets["train"])
     units = sorted({(session_key(c.session), c.block) for c in split["train"] + split["validation"]})
@@ -182,10 +226,10 @@ def load_teacher(path, classes, device):
     """A frozen teacher checkpoint and the context to run it (its own statistics)."""
     teacher, ck = load_checkpoint(path, device)
     tcfg = TrainConfig(**ck["config"])
-    if tcfg.model in AUDIO_MODELS:
-        raise ValueError(f"{path}: a {tcfg.model} checkpoint is not a teacher (dualcamnet, resnet50, avnet)")
+    if tcfg.model not in TEACHERS:
+        raise AcamError(f"{path}: a {tcfg.model} checkpoint is not a teacher ({', '.join(TEACHERS)})")
     if ck["classes"] != classes:
-        raise ValueError(f"{path}: teacher classes {ck['classes']} differ from the data's {classes}")
+        raise AcamError(f"{path}: classes: expected the data's {classes}, found the teacher's {ck['classes']}")
     freeze(teacher)
     ctx = make_context(tcfg.model, teacher, ck["stats"], device, tcfg.image_size, tcfg.video_per_second)
     return teacher, ctx
@@ -204,7 +248,7 @@ def _distill_loss(cfg, model, items, y, ctx, teacher, tctx, aux) -> torch.Tensor
         fn = soft_label_distillation if cfg.distill == "soft" else hinton_distillation
         return fn(out, y, t, lam=cfg.lam, T=cfg.temperature)
     x = audio_input(cfg.model, items, ctx.stats, ctx.device)
-    seconds = items[0]["mfcc"].shape[0] // FPS
+    seconds = items[0]["frames"] // FPS
     emb, seg = model.features(x, segments=seconds if cfg.distill == "sequential" else None)
     ce = nn.functional.cross_entropy(model.head(emb), y)
     if cfg.distill == "hint":
@@ -216,15 +260,19 @@ def _distill_loss(cfg, model, items, y, ctx, teacher, tctx, aux) -> torch.Tensor
 
 def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool = True) -> dict:
     """Train per `cfg` on (session, acoustic) pairs; writes last.pt, best.pt and metrics.json."""
+    cfg.check()
+    device = device_for(cfg.device)
+    with seeded(cfg.seed, device):
+        return _train(cfg, pairs, Path(out_dir), resume, progress, device)
+
+
+def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
     from tqdm import tqdm
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _seed(cfg.seed)
-    device = device_for(cfg.device)
-    if cfg.role == "distill" and cfg.distill not in DISTILL_KINDS:
-        raise ValueError(f"distillation must be one of {DISTILL_KINDS}, got {cfg.distill!r}")
-    data = prepare(cfg, pairs)
+    teacher_kind = None
+    if cfg.role == "distill":  # a wrong teacher file is named before any data is read
+        teacher_kind = peek_checkpoint(cfg.teacher).get("config", {}).get("model")
+    data = prepare(cfg, pairs, teacher_kind=teacher_kind)
     classes, sets = data["classes"], data["sets"]
     model = build(cfg.model, len(classes), cfg.visual_weights).to(device)
     ctx = make_context(cfg.model, model, data["stats"], device, cfg.image_size, cfg.video_per_second)
@@ -233,11 +281,10 @@ def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool
     teacher = tctx = None
     aux = nn.ModuleDict()
     if cfg.role == "distill":
-        if not cfg.teacher:
-            raise ValueError("distillation needs a teacher checkpoint")
         teacher, tctx = load_teacher(cfg.teacher, classes, device)
         if cfg.distill in ("hint", "sequential"):
             aux = _hint_modules(cfg, _teacher_dim(teacher, tctx, [sets["train"][0]]), model.SEGMENT_DIM).to(device)
+    out_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the teacher are known good
     params = [p for p in list(model.parameters()) + list(aux.parameters()) if p.requires_grad]
     opt = torch.optim.Adam(params, lr=cfg.lr)
     start, best, history = 0, -1.0, []
@@ -282,8 +329,8 @@ def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool
         if val >= best or np.isnan(val) and best < 0:  # ties: the later, longer-trained model
             best = val if not np.isnan(val) else 0.0
             state["best"] = best
-            torch.save(state, out_dir / "best.pt")
-        torch.save(state, last)
+            save_atomic(state, out_dir / "best.pt")
+        save_atomic(state, last)
     best_model, _ = load_checkpoint(out_dir / "best.pt", device)
     bctx = make_context(cfg.model, best_model, data["stats"], device, cfg.image_size, cfg.video_per_second)
     if ctx.frames is not None:
@@ -293,21 +340,39 @@ def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool
                "train_accuracy": accuracy(best_model, sets["train"], bctx),
                "chance": 1.0 / max(len(classes), 1), "sizes": {k: len(v) for k, v in sets.items()},
                "device": str(device)}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=float))
+    write_json(metrics, out_dir / "metrics.json")
     return metrics
+
+
+_UNREADABLE = (KeyError, TypeError, AttributeError, RuntimeError, EOFError, OSError, io.UnsupportedOperation,
+               pickle.UnpicklingError)
+
+
+def peek_checkpoint(path) -> dict:
+    """A checkpoint's entries without loading its weights (memory-mapped: a teacher's 100 MB of
+    weights are not read); an AcamError names a missing file or one that is not a checkpoint."""
+    path = Path(path)
+    if not path.is_file():
+        raise AcamError(f"{path}: no such checkpoint")
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+        if not isinstance(ck, dict) or not ({"kind", "config"} & set(ck)):
+            raise TypeError("not a checkpoint dictionary")
+    except _UNREADABLE as exc:
+        raise AcamError(f"{path}: not an acam checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
+    return ck
 
 
 def load_checkpoint(path, device="cpu"):
     """(model in eval mode, checkpoint dict); errors name the file."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
+    peek_checkpoint(path)
     try:
         ck = torch.load(path, map_location=device, weights_only=False)
         model = build(ck["config"]["model"], len(ck["classes"])).to(device)
         model.load_state_dict(ck["model"])
-    except (KeyError, RuntimeError, EOFError, OSError) as exc:
-        raise ValueError(f"{path}: not an acam checkpoint ({type(exc).__name__}: {exc})") from None
+    except _UNREADABLE as exc:
+        raise AcamError(f"{path}: not an acam checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:120]})") from None
     model.eval()
     return model, ck
 

@@ -13,7 +13,7 @@ ACAM = [sys.executable, "-m", "acoustic_camera"]
 @pytest.fixture(scope="session")
 def small_geometry():
     """A 32-mic random planar layout: quick simulations with the physics of the full array."""
-    from acoustic_camera.geometry import ArrayGeometry
+    from acoustic_camera.array.geometry import ArrayGeometry
 
     rng = np.random.default_rng(7)
     p = np.c_[rng.uniform(-0.2, 0.2, (32, 2)), np.zeros(32)]
@@ -28,29 +28,42 @@ def run_acam(*args, check=True, **kw):
 MODEL_CLASSES = ("clapping", "whistling", "knocking")
 
 
-def _model_session(d, name, label, seconds, seed, scenario="anechoic"):
-    from acoustic_camera import preset
-    from acoustic_camera.acoustic_file import beamform_session
-    from acoustic_camera.simulator import SimConfig, simulate_to_file
-    from acoustic_camera.trajectories import SourceSpec
+def model_sessions(specs):
+    """(session, acoustic file) pairs for specs (folder, name, label, seconds, seed[, scenario]) on the
+    DualCam array: simulated two at a time (one per core: a simulation is single-threaded), then
+    beamformed (MFCC + energy)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
 
-    s = d / f"{name}.h5"
-    simulate_to_file(SimConfig(scenario=scenario, duration=seconds, seed=seed, geometry=preset("dualcam128"),
-                               sources=(SourceSpec(label, motion="walk"),)), s)
-    a = d / f"{name}.acoustic.h5"
-    beamform_session(s, a, features=("mfcc", "energy"), backend="numba")
-    return s, a
+    from acoustic_camera import preset
+    from acoustic_camera.beamform.pipeline import beamform_session
+    from acoustic_camera.sim.simulator import SimConfig, simulate_to_file
+    from acoustic_camera.sim.trajectories import SourceSpec
+
+    jobs = [(SimConfig(scenario=rest[0] if rest else "anechoic", duration=seconds, seed=seed, geometry=preset("dualcam128"),
+                       sources=(SourceSpec(label, motion="walk"),)), d / f"{name}.h5")
+            for d, name, label, seconds, seed, *rest in specs]
+    # spawned, not forked: this process may already run numba's worker threads
+    with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for f in [pool.submit(simulate_to_file, cfg, path) for cfg, path in jobs]:
+            f.result()
+    pairs = []
+    for _, s in jobs:
+        a = s.with_name(s.stem + ".acoustic.h5")
+        beamform_session(s, a, features=("mfcc", "energy"), backend="numba")
+        pairs.append((s, a))
+    return pairs
 
 
 @pytest.fixture(scope="session")
 def models_dataset(tmp_path_factory):
     """The models' small simulated dataset on the DualCam array (anechoic, 3 classes): nine 20-s
     training sessions in ``train/`` and three 10-s held-out sessions (other seeds) in ``heldout/``.
-    ~70 s to make; shared by the model tests."""
+    ~1 min to make; shared by the model tests."""
     root = tmp_path_factory.mktemp("models")
     (root / "train").mkdir()
     (root / "heldout").mkdir()
-    pairs = [_model_session(root / "train", f"{label}{i}", label, 20.0, i) for i, label in enumerate(MODEL_CLASSES * 3)]
-    held = [_model_session(root / "heldout", f"heldout_{label}", label, 10.0, 100 + i)
-            for i, label in enumerate(MODEL_CLASSES)]
-    return {"root": root, "train": pairs, "heldout": held}
+    pairs = model_sessions([(root / "train", f"{label}{i}", label, 20.0, i) for i, label in enumerate(MODEL_CLASSES * 3)]
+                           + [(root / "heldout", f"heldout_{label}", label, 10.0, 100 + i)
+                              for i, label in enumerate(MODEL_CLASSES)])
+    return {"root": root, "train": pairs[:9], "heldout": pairs[9:]}

@@ -1,4 +1,4 @@
-"""Tests of acoustic_camera.array_design and of the shipped dualcam128 layout."""
+"""Tests of acoustic_camera.array.design and of the shipped dualcam128 layout."""
 
 import json
 import math
@@ -7,22 +7,22 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from acoustic_camera.array_design import (
+from acoustic_camera.array.beampattern import (
     MAINLOBE_FACTOR,
-    SPEED_OF_SOUND,
     U_MAX,
-    DesignResult,
     beampattern,
-    design_layout,
     grid_layout,
-    main,
     min_pair_distance,
     peak_sidelobe_level,
     psl_table,
     random_layout,
 )
+from acoustic_camera.array.design import DesignResult, design_layout
+from acoustic_camera.array.geometry import ArrayGeometry, preset
+from acoustic_camera.constants import SPEED_OF_SOUND
 from acoustic_camera.errors import AcamError
-from acoustic_camera.geometry import ArrayGeometry, preset
+
+from conftest import run_acam
 
 
 def _design_record():
@@ -34,7 +34,7 @@ def _design_record():
 
 
 def test_u_max_covers_camera_view():
-    half_diag = math.degrees(math.atan(math.hypot(320, 240) / 554.26))
+    half_diag = math.degrees(math.atan(math.hypot(320, 240) / (320 / math.tan(math.radians(30)))))
     assert half_diag == pytest.approx(35.8, abs=0.05)
     assert U_MAX == pytest.approx(1 + math.sin(math.radians(half_diag)))
     assert U_MAX == pytest.approx(1.585, abs=0.001)
@@ -218,16 +218,21 @@ def test_design_rejects_bad_band():
         design_layout(n_mics=8, board=0.1, min_spacing=0.01, f_lo=500, f_hi=1000, iterations=10)
 
 
-def test_main_writes_xml_and_json(tmp_path, capsys):
-    rc = main(["--out", str(tmp_path), "--name", "tiny", "--n-mics", "24", "--board", "0.2", "--min-spacing",
-               "0.015", "--iterations", "300", "--n-freqs", "3", "--seed", "7", "--quiet"])
-    assert rc == 0
+def test_cli_design_writes_xml_and_json_with_every_option(tmp_path):
+    r = run_acam("array", "design", "--out", tmp_path, "--name", "tiny", "--n-mics", "24", "--board", "0.2",
+                 "--min-spacing", "0.015", "--iterations", "300", "--n-freqs", "3", "--seed", "7", "--p", "4",
+                 "--temperature", "0", "--sigma-start", "0.02", "--oversampling", "4", "--chunk", "100", "--quiet")
     geo = ArrayGeometry.from_xml(tmp_path / "tiny.xml")
     assert geo.name == "tiny" and geo.n_mics == 24 and geo.names[0] == "mic000"
     assert np.all(np.abs(geo.positions[:, :2]) <= 0.1 + 1e-12)
     assert "seed=7" in (tmp_path / "tiny.xml").read_text()
     rec = json.loads((tmp_path / "tiny_design.json").read_text())
     assert rec["seed"] == 7 and rec["iterations"] == 300
+    # the options reach the optimizer itself, not a second parser
+    p = rec["params"]
+    assert (p["p_norm"], p["temperature_db"], p["sigma_start_m"], p["lattice_oversampling"], p["chunk"]) == (4, 0.0, 0.02, 4, 100)
+    assert len(rec["cost_history_db"]) == 1 + 300 // 100
     assert set(rec["psl_table_db"]) == {"optimized", "random (seed 1)", "grid 16x8"}
-    out = capsys.readouterr().out
-    assert "| optimized |" in out and "6000 Hz" in out
+    assert "| optimized |" in r.stdout and "6000 Hz" in r.stdout
+    again = run_acam("array", "design", "--out", tmp_path, "--name", "tiny", "--iterations", "10", check=False)
+    assert again.returncode == 2 and "file exists" in again.stderr and again.stderr.count("\n") == 1

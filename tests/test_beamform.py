@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 
 from acoustic_camera import AcamError, Camera, preset
-from acoustic_camera.acoustic_file import beamform_session
-from acoustic_camera.beamformer import Beamformer
-from acoustic_camera.features import band_mask
+from acoustic_camera.beamform.pipeline import beamform_session
+from acoustic_camera.beamform.beamformer import Beamformer
+from acoustic_camera.beamform.features import band_mask
 from acoustic_camera.kernels import formulation
 from acoustic_camera.kernels.base import Plan, get_backend, gpu_available
-from acoustic_camera.simulator import SimConfig, simulate_to_file
-from acoustic_camera.spectra import frame_windows
-from acoustic_camera.trajectories import SourceSpec
+from acoustic_camera.sim.simulator import SimConfig, simulate_to_file
+from acoustic_camera.framing import frame_windows
+from acoustic_camera.sim.trajectories import SourceSpec
 
 C = 343.0
 FS = 12000.0
@@ -126,7 +126,7 @@ def test_two_sources_are_both_found(dualcam):
 
 
 def test_main_lobe_width_follows_the_aperture(dualcam):
-    from acoustic_camera.array_design import mainlobe_width
+    from acoustic_camera.array.beampattern import mainlobe_width
 
     f0 = 3000.0
     cam = Camera()
@@ -213,7 +213,7 @@ def session(tmp_path_factory):
 
 def test_backends_agree_on_a_simulated_session(session):
     from acoustic_camera import open_session
-    from acoustic_camera.spectra import gather_frames
+    from acoustic_camera.beamform.spectra import gather_frames
 
     with open_session(session) as s:
         starts, _ = frame_windows(s.frame_sample_index[4:7], 1024, s.n_samples)
@@ -262,6 +262,7 @@ def test_cupy_matches_reference(session):
     assert_agree(get_backend("cupy").power(plan, X), get_backend("numpy").power(plan, X))
 
 
+@pytest.mark.slow
 def test_cli_beamform(session, tmp_path):
     from conftest import run_acam
 
@@ -272,7 +273,7 @@ def test_cli_beamform(session, tmp_path):
     with h5py.File(out) as f:
         assert f["volumes"].dtype == np.float16 and f["volumes"].shape == (12, 9, 12, 512)
         assert "mfcc" not in f and "points" not in f["grid"] and f["grid/directions"].shape == (9, 12, 3)
-    for args, msg in ((["--grid", "36by48"], "ROWSxCOLS"), (["--features", "pictures"], "features must be"),
+    for args, msg in ((["--grid", "36by48"], "ROWSxCOLS"), (["--features", "pictures"], "--features: expected a comma-separated subset"),
                       (["--focus-distance", "near"], "focus-distance")):
         r = run_acam("beamform", session, "--out", tmp_path / "x.h5", *args, check=False)
         assert r.returncode == 2 and msg in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr

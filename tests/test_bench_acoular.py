@@ -3,6 +3,7 @@
 import pytest
 
 
+@pytest.mark.slow
 def test_compare_quick_agrees_with_acoular():
     pytest.importorskip("acoular")
     from benchmarks.bench_acoular import compare
@@ -14,5 +15,5 @@ def test_compare_quick_agrees_with_acoular():
     assert r["level_factor"] == pytest.approx(r["level_factor_expected"], rel=1e-4)
     assert r["peak_acam"] == r["peak_acoular"]
     assert all(list(p) == r["source"] for p in r["peak_acam"])
-    # timings are reported, never asserted against each other
-    assert r["acam_volumes_per_s"] > 0 and r["acoular_volumes_per_s"] > 0 and r["speedup"] > 0
+    # timings are reported, never asserted against each other; the reported ratio is theirs
+    assert r["speedup"] == pytest.approx(r["acam_volumes_per_s"] / r["acoular_volumes_per_s"], rel=1e-6)

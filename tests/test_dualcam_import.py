@@ -11,7 +11,7 @@ import pytest
 from scipy.io import savemat
 
 from acoustic_camera import AcamError, open_session
-from acoustic_camera.dualcam_import import DC_BYTES, import_dualcam, import_dualcam_mfcc
+from acoustic_camera.io.dualcam import DC_BYTES, import_dualcam, import_dualcam_mfcc
 
 M, S = 128, 1024
 

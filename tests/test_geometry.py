@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from acoustic_camera import AcamError, ArrayGeometry, preset
-from acoustic_camera.geometry import load_geometry
+from acoustic_camera.array.geometry import load_geometry
 
 
 def test_xml_round_trip_keeps_positions_names_and_bad_mask(tmp_path):
@@ -45,7 +45,7 @@ def test_presets_and_bad_mask():
     b = d.with_bad([79, 105])
     assert b.good.sum() == 126 and b.bad[79] and b.bad[105] and not d.bad[79]
     assert load_geometry("uma16").n_mics == 16
-    with pytest.raises(AcamError, match="unknown array preset 'nope'"):
+    with pytest.raises(AcamError, match="--geometry: expected a preset .* found 'nope'"):
         preset("nope")
     with pytest.raises(AcamError, match="out of range"):
         d.with_bad([128])

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from acoustic_camera.acoustic_file import beamform_session
+from acoustic_camera.beamform.pipeline import beamform_session
 from acoustic_camera.models.data import (
     ClipDataset, class_names, hearnet_spectrogram, index_clips, mfcc_stats, resample_to, soundnet_scale,
     split_blocks, split_scenarios,
 )
-from acoustic_camera.simulator import SimConfig, simulate_to_file
-from acoustic_camera.trajectories import SourceSpec
+from acoustic_camera.sim.simulator import SimConfig, simulate_to_file
+from acoustic_camera.sim.trajectories import SourceSpec
 from acoustic_camera import preset
 
 
@@ -42,17 +42,43 @@ def test_clips_blocks_and_splits(sessions):
 
 
 def test_items_are_aligned_and_normalised_with_training_stats(sessions):
+    import h5py
+
     clips = index_clips(sessions, clip_frames=12, block_seconds=1.0)
     sp = split_blocks(clips)
     stats = mfcc_stats(sp["train"])
+    # the statistics, computed here straight from the files over the training clips' frames only
+    frames = np.concatenate([h5py.File(c.acoustic)["mfcc"][c.start:c.start + c.frames] for c in sp["train"]]).astype(np.float64)
+    np.testing.assert_allclose(stats["mean"], frames.mean(axis=(0, 1, 2)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(stats["std"], frames.std(axis=(0, 1, 2)), rtol=1e-4)
+    every = mfcc_stats(clips)
+    assert not np.allclose(every["mean"], stats["mean"], rtol=1e-3)  # the held-out clips were left out
     ds = ClipDataset(clips, class_names(clips), stats, video=True)
-    item = ds[1]
+    i = clips.index(sp["test"][0])
+    item, c = ds[i], clips[i]
+    with h5py.File(c.acoustic) as fa, h5py.File(c.session) as fs:
+        raw = fa["mfcc"][c.start:c.start + 12]
+        fsi = fs["video/sample_index"][()]
+        mic0 = fs["time_data"][fsi[c.start]:fsi[c.start + 12] if c.start + 12 < len(fsi) else None, 0]
+        video = fs["video/frames"][c.start:c.start + 12]
+    # a test clip is normalised with the training statistics, coefficient-major
+    np.testing.assert_allclose(item["mfcc"], ((raw - stats["mean"]) / stats["std"]).transpose(0, 3, 1, 2), rtol=1e-5, atol=1e-5)
     assert item["mfcc"].shape == (12, 12, 36, 48) and item["mfcc"].dtype == np.float32
-    assert item["audio"].shape == (22050,)  # 1 s of mic 0 at 22,050 Hz
-    assert item["video"].shape == (12, 480, 640, 3) and item["label"] in (0, 1)
-    all_train = np.concatenate([ClipDataset(sp["train"], class_names(clips), stats, audio=False)[i]["mfcc"].ravel()
-                                for i in range(len(sp["train"]))])
-    assert abs(all_train.mean()) < 0.05  # normalised with the training split's own statistics
+    # its audio is microphone 0 over exactly its frames, at 22,050 Hz
+    assert item["audio"].shape == (22050,)
+    np.testing.assert_allclose(item["audio"], resample_to(mic0, 12000), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(item["video"], video)
+    assert item["label"] == class_names(clips).index(c.label)
+
+
+def test_sessions_at_another_frame_rate_are_refused(tmp_path):
+    from acoustic_camera import AcamError
+
+    s = tmp_path / "s30.h5"
+    simulate_to_file(SimConfig(duration=1.0, video_fps=30, geometry=preset("uma16")), s)
+    beamform_session(s, features=("mfcc",), backend="numba")
+    with pytest.raises(AcamError, match="video_fps: expected 12 .*found 30"):
+        index_clips([(s, tmp_path / "s30.acoustic.h5")])
 
 
 def test_student_inputs():

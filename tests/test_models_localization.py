@@ -23,13 +23,14 @@ def test_map_target_and_hint_loss_by_hand():
     assert float(map_hint_loss(a, v, t, 0.03)) == pytest.approx(float(want), rel=1e-5)
 
 
+@pytest.mark.slow
 def test_localizer_with_teacher_hints_finds_the_source(models_dataset, tmp_path):
     from acoustic_camera.models.localization import LocalizeConfig, evaluate_localizer, train_localizer
     from acoustic_camera.models.train import TrainConfig, train
 
     pairs = models_dataset["train"]
     train(TrainConfig(role="teacher", model="dualcamnet", epochs=2, batch_size=16), pairs, tmp_path / "t", progress=False)
-    m = train_localizer(LocalizeConfig(epochs=15, map_hint=1.0, audio_teacher=str(tmp_path / "t" / "best.pt")),
+    m = train_localizer(LocalizeConfig(epochs=10, map_hint=1.0, audio_teacher=str(tmp_path / "t" / "best.pt")),
                         pairs, tmp_path / "loc", progress=False)
     h = m["history"]
     assert h[-1]["map_hint"] < 0.5 * h[0]["map_hint"] and all(np.isfinite(e["nce"]) for e in h)
@@ -37,10 +38,10 @@ def test_localizer_with_teacher_hints_finds_the_source(models_dataset, tmp_path)
     r = evaluate_localizer(tmp_path / "loc" / "localizer.pt", models_dataset["heldout"], "cpu",
                            picture=tmp_path / "maps.png")
     print("localisation, held-out:", r, "history:", h)
-    assert r["clips"] >= 8
+    assert r["clips"] >= 6  # clips whose middle frame shows the source sounding in its analysed window
     # unseen sessions: the similarity map of one microphone's audio with the frame peaks on the
     # source (64 px = a tenth of the picture's width), where guessing the centre does not
-    assert r["model"]["within_radius"] >= 0.6, r  # measured 0.82 (11 clips)
+    assert r["model"]["within_radius"] >= 0.6, r  # measured 1.0 (7 clips, median 43 px)
     assert r["model"]["median_px"] < 0.6 * r["centre"]["median_px"], r
     assert r["acoustic_camera"]["within_radius"] >= 0.7, r  # the array itself, for reference
     assert (tmp_path / "maps.png").stat().st_size > 10_000

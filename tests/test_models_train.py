@@ -4,10 +4,11 @@ resume, embeddings transfer, and evaluation never scores a clip the model saw.""
 
 import json
 
-import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.slow  # real training: `make test` runs it, the fast loop (-m 'not slow') does not
 
 CHANCE = 1 / 3
 
@@ -86,9 +87,11 @@ def test_soft_label_distillation_from_each_teacher_keeps_it_frozen(runs, models_
     from acoustic_camera.models.train import TrainConfig, load_checkpoint, train
 
     before = {k: v.clone() for k, v in load_checkpoint(runs["ck"][teacher])[0].state_dict().items()}
-    m = train(TrainConfig(role="distill", model="hearnet", epochs=1, batch_size=8, teacher=str(runs["ck"][teacher])),
+    epochs = 2 if teacher == "dualcamnet" else 1  # the published form learns; the visual teachers' runs just run
+    m = train(TrainConfig(role="distill", model="hearnet", epochs=epochs, batch_size=8, teacher=str(runs["ck"][teacher])),
               models_dataset["train"], tmp_path, progress=False)  # the loop asserts the teacher frozen each epoch
-    assert m["history"][0]["loss"] > 0
+    if epochs == 2:
+        assert m["history"][1]["loss"] < m["history"][0]["loss"], m["history"]
     after = torch.load(runs["ck"][teacher], weights_only=False)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)
     from acoustic_camera.models.evaluation import model_label
@@ -123,9 +126,12 @@ def test_students_and_hint_distillation_learn(runs, models_dataset, tmp_path):
           "soundnet5", _heldout(tmp_path / "soundnet5" / "best.pt", models_dataset),
           "hearnet<-dualcamnet:hint", _heldout(tmp_path / "hint" / "best.pt", models_dataset),
           "hearnet<-dualcamnet:sequential", _heldout(tmp_path / "seq" / "best.pt", models_dataset))
-    w = train(TrainConfig(role="distill", distill="sequential", model="soundnet5", epochs=1, batch_size=8,
-                          teacher=str(runs["ck"]["resnet50"])), pairs, tmp_path / "seq_sn", progress=False)
-    assert np.isfinite(w["history"][0]["loss"])
+    train(TrainConfig(role="distill", distill="sequential", model="soundnet5", epochs=1, batch_size=8,
+                      teacher=str(runs["ck"]["resnet50"])), pairs, tmp_path / "seq_sn", progress=False)
+    aux = torch.load(tmp_path / "seq_sn" / "best.pt", weights_only=False)["aux"]
+    # SoundNet-5's 256-d per-second features (conv4) regress ResNet-50's 2048-d frame embeddings
+    assert tuple(aux["segment.proj.weight"].shape) == (2048, 256)
+    assert tuple(aux["aggregate.proj.weight"].shape) == (2048, 256)
     resumed = train(TrainConfig(role="student", model="hearnet", epochs=9, batch_size=8, seed=0), pairs,
                     tmp_path / "hearnet", resume=True, progress=False)
     assert [e["epoch"] for e in resumed["history"]] == list(range(1, 10))  # continued, not restarted

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 from acoustic_camera import AcamError
-from acoustic_camera.acoustic_file import beamform_session
-from acoustic_camera.render import RenderOptions, colorize, overlay_frame, render
-from acoustic_camera.simulator import SimConfig, simulate_to_file
-from acoustic_camera.trajectories import SourceSpec
+from acoustic_camera.beamform.pipeline import beamform_session
+from acoustic_camera.view.render import RenderOptions, colorize, overlay_frame, render
+from acoustic_camera.sim.simulator import SimConfig, simulate_to_file
+from acoustic_camera.sim.trajectories import SourceSpec
 
 from conftest import run_acam
 
@@ -50,9 +50,9 @@ def test_mp4_decodes_with_the_sessions_frames_and_source_at_its_pixel(sim, tmp_p
     from acoustic_camera import open_session
 
     with open_session(sim) as s:
-        for k in (6, 12, 17):
-            if not s.truth.active[k, 0]:
-                continue
+        checked = np.flatnonzero(s.truth.active[:, 0] & s.truth.visible[:, 0])
+        assert len(checked) >= 8, checked  # paper ripping sounds in most frames
+        for k in checked:
             u, v = _hot_spot(frames[k], s.frame(k))
             tu, tv = s.truth.pixel[k, 0]
             # within one acoustic pixel (13.3 video pixels) plus codec blur
@@ -90,12 +90,13 @@ def test_render_errors(sim, tmp_path):
         render(sim)
     with pytest.raises(AcamError, match="frames 0..17"):
         render(sim, png=tmp_path / "x.png", frame=99)
-    with pytest.raises(AcamError, match="no such acoustic-image file"):
+    with pytest.raises(AcamError, match="missing.h5: no such file .expected an acam acoustic-image file"):
         render(sim, png=tmp_path / "x.png", acoustic=tmp_path / "missing.h5")
     r = run_acam("render", sim, "--png", tmp_path / "x.png", "--band", "a:b", check=False)
     assert r.returncode == 2 and "--band" in r.stderr
 
 
+@pytest.mark.slow
 def test_plots_are_made_headless_and_non_trivial(sim, tmp_path):
     run_acam("plot", "array", "--geometry", "uma16", "--freqs", "2000,4000", "--out", tmp_path / "a.png")
     run_acam("plot", "spectrum", sim, "--truth", "--out", tmp_path / "s.png")

@@ -1,4 +1,4 @@
-"""Tests for acoustic_camera.scene_video: scenario backdrops and source sprites."""
+"""Tests for acoustic_camera.sim.scene_video: scenario backdrops and source sprites."""
 
 import itertools
 
@@ -6,13 +6,15 @@ import cv2
 import numpy as np
 import pytest
 
-from acoustic_camera.scene_video import (
+from acoustic_camera.sim.scene_video import (
     CLASS_COLORS,
-    SCENARIO_NAMES,
     SourceSprite,
     draw_frame,
     make_background,
 )
+
+from acoustic_camera.catalog import SCENARIOS as SCENARIO_NAMES
+from acoustic_camera.errors import AcamError
 
 W, H = 640, 480
 CENTRE = (320.0, 240.0)
@@ -80,7 +82,7 @@ def test_outdoor_sky_is_blue_at_top():
 
 
 def test_unknown_scenario_raises_naming_it_and_valid_names():
-    with pytest.raises(ValueError, match="underwater") as info:
+    with pytest.raises(AcamError, match="underwater") as info:
         make_background("underwater", W, H, np.random.default_rng(0))
     for name in SCENARIO_NAMES:
         assert name in str(info.value)
@@ -210,7 +212,7 @@ def test_active_sprite_draws_arcs_that_pulse_with_frame_index():
 
 
 def test_bad_background_rejected():
-    with pytest.raises(ValueError):
+    with pytest.raises(AcamError):
         draw_frame(np.zeros((48, 64), np.uint8), [])
-    with pytest.raises(ValueError):
+    with pytest.raises(AcamError):
         draw_frame(np.zeros((48, 64, 3), np.float32), [])

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from acoustic_camera import AcamError, Camera, SessionFormatError, SessionWriter, open_session
-from acoustic_camera.session import SCHEMA_VERSION
+from acoustic_camera.io.session import SCHEMA_VERSION
+from acoustic_camera.sim.truth import truth_attrs
+
+TRUTH_ATTRS = truth_attrs(100, "tukey0.75", [0.3])
 
 
 def _write(path, geometry, seconds=2.0, fs=1000.0, with_truth=True, **kw):
@@ -17,11 +20,12 @@ def _write(path, geometry, seconds=2.0, fs=1000.0, with_truth=True, **kw):
     labels = ("clapping",) if with_truth else None
     with SessionWriter(path, sample_freq=fs, geometry=geometry, camera=cam, video_fps=10,
                        metadata={"scenario": "anechoic", "label": "clapping", "subject": "s1", "seed": 3},
-                       source_labels=labels, **kw) as w:
+                       source_labels=labels, truth_attrs=TRUTH_ATTRS if with_truth else None, **kw) as w:
         for k in range(int(seconds * 10)):
             idx = np.array([k * 100])
             truth = {"position": np.ones((1, 1, 3)), "pixel": np.full((1, 1, 2), 5.0),
-                     "visible": np.ones((1, 1), bool), "active": np.zeros((1, 1), bool)} if with_truth else None
+                     "visible": np.ones((1, 1), bool), "active": np.zeros((1, 1), bool),
+                     "level_db": np.full((1, 1), 60.0 + k)} if with_truth else None
             w.write_frames(np.full((1, 48, 64, 3), k, np.uint8), idx, truth)
             w.write_audio(audio[k * 100:(k + 1) * 100])
     return audio
@@ -43,6 +47,9 @@ def test_round_trip(tmp_path, small_geometry):
         assert s.metadata["scenario"] == "anechoic" and s.metadata["subject"] == "s1" and s.metadata["seed"] == 3
         assert s.metadata["software_version"] and s.schema_version == SCHEMA_VERSION
         assert s.truth.labels == ("clapping",) and s.truth.position.shape == (20, 1, 3)
+        np.testing.assert_array_equal(s.truth.level_db[:, 0], 60.0 + np.arange(20))
+        assert s.truth.window["window_samples"] == 100 and s.truth.window["window_alignment"] == "centred"
+        assert s.truth.window["window"] == "tukey0.75" and s.truth.window["levels_pa"] == [0.3]
     with h5py.File(tmp_path / "s.h5") as f:
         # one chunk per video frame, compressed
         assert f["video/frames"].chunks == (1, 48, 64, 3) and f["video/frames"].compression == "gzip"
@@ -131,7 +138,7 @@ def _replace(name, data):
 DEFECTS = [
     ("missing audio", lambda f: f.__delitem__("time_data"), "/time_data", "dataset"),
     ("int16 audio", _replace("time_data", np.zeros((10, 32), np.int16)), "/time_data", "float32"),
-    ("1-D audio", _replace("time_data", np.zeros(10, np.float32)), "/time_data", "2-D"),
+    ("1-D audio", _replace("time_data", np.zeros(10, np.float32)), "/time_data", "2 dimensions"),
     ("no rate", lambda f: f["time_data"].attrs.__delitem__("sample_freq"), "sample_freq", "positive number"),
     ("future", lambda f: f.attrs.__setitem__("acam_schema_version", SCHEMA_VERSION + 1), "acam_schema_version", "upgrade acam"),
     ("not acam", lambda f: f.attrs.__setitem__("acam_schema", "other"), "acam_schema", "acam-session"),
@@ -141,6 +148,10 @@ DEFECTS = [
     ("timestamps", _replace("video/sample_index", np.zeros(20, np.int64)), "/video/sample_index", "increasing"),
     ("camera", lambda f: f["camera"].attrs.__delitem__("fx"), "/camera", "missing fx"),
     ("truth", _replace("truth/pixel", np.zeros((20, 2, 2))), "/truth/pixel", "shape"),
+    ("truth level", lambda f: f.__delitem__("truth/level_db"), "/truth/level_db", "dataset"),
+    ("truth window", lambda f: f["truth"].attrs.__delitem__("window_samples"), "/truth attributes", "missing window_samples"),
+    ("fps", lambda f: f.attrs.__setitem__("video_fps", 0.0), "video_fps", "positive number"),
+    ("acoustic file", lambda f: f.attrs.__setitem__("acam_schema", "acam-acoustic"), "acam_schema", "give the session"),
 ]
 
 
@@ -153,6 +164,21 @@ def test_schema_defects_give_one_clear_error(tmp_path, small_geometry, name, fn,
         open_session(p)
     msg = str(e.value)
     assert str(p) in msg and field in msg and expected in msg and "\n" not in msg
+
+
+def test_schema_v1_still_reads_with_its_truth_marked_as_such(tmp_path, small_geometry):
+    p = tmp_path / "s.h5"
+    _write(p, small_geometry)
+
+    def to_v1(f):
+        f.attrs["acam_schema_version"] = 1
+        del f["truth/level_db"]
+        for k in TRUTH_ATTRS:
+            del f["truth"].attrs[k]
+    _mutate(p, to_v1)
+    with open_session(p) as s:
+        assert s.schema_version == 1 and s.truth.level_db is None and s.truth.window is None
+        assert s.truth.active.shape == (20, 1)
 
 
 def test_not_hdf5_truncated_missing_and_plain_acoular(tmp_path, small_geometry):

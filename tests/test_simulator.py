@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from acoustic_camera.rir import SPEED_OF_SOUND as C
-from acoustic_camera.scene_video import CLASS_COLORS
-from acoustic_camera.simulator import SimConfig, Simulator
-from acoustic_camera.trajectories import SourceSpec
+from acoustic_camera.sim.rir import SPEED_OF_SOUND as C
+from acoustic_camera.sim.scene_video import CLASS_COLORS
+from acoustic_camera.sim.simulator import SimConfig, Simulator
+from acoustic_camera.sim.trajectories import SourceSpec
 
 FS = 12000.0
 

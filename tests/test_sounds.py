@@ -1,14 +1,15 @@
-"""Tests for acoustic_camera.sounds: streaming contract, level, band limit and
+"""Tests for acoustic_camera.sim.sounds: streaming contract, level, band limit and
 the acoustic character of each sound class."""
 
 import functools
-import time
 
 import numpy as np
 import pytest
 from scipy import signal
 
-from acoustic_camera.sounds import SOUND_CLASSES, SoundSource, make_sound
+from acoustic_camera.catalog import SOUND_CLASSES
+from acoustic_camera.errors import AcamError
+from acoustic_camera.sim.sounds import SoundSource, make_sound
 
 FS_LIST = (12000, 12288)
 EVENT_CLASSES = ("clapping", "snapping", "knocking", "hammering")
@@ -128,7 +129,7 @@ def test_buffers_stay_bounded_over_long_streams():
 
 
 def test_unknown_label_raises():
-    with pytest.raises(ValueError, match="bogus_sound") as info:
+    with pytest.raises(AcamError, match="bogus_sound") as info:
         make_sound("bogus_sound", 12000, np.random.default_rng(0))
     for label in SOUND_CLASSES:
         assert label in str(info.value)
@@ -154,15 +155,6 @@ def test_no_content_above_045_fs(label, fs):
     f = np.fft.rfftfreq(len(x), 1 / fs)
     assert p[f > 0.45 * fs].sum() < 0.01 * p.sum()
     assert 0.25 < rms(x) < 1.0
-
-
-def test_generation_is_much_faster_than_real_time():
-    fs = 12000
-    for label in SOUND_CLASSES:
-        s = make_sound(label, fs, np.random.default_rng(0))
-        t0 = time.perf_counter()
-        s.next(10 * fs)
-        assert time.perf_counter() - t0 < 0.5, label
 
 
 # --- acoustic character ------------------------------------------------------

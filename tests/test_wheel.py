@@ -11,6 +11,8 @@ import pytest
 
 from conftest import REPO
 
+SUBPACKAGES = ("array", "io", "sim", "beamform", "view", "cli", "kernels", "calibration", "models")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
@@ -26,7 +28,7 @@ def test_wheel_holds_one_namespace(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"acoustic_camera"}
-    for sub in ("kernels", "calibration", "models"):
+    for sub in SUBPACKAGES:
         assert f"acoustic_camera/{sub}/__init__.py" in names
     assert "acoustic_camera/data/dualcam128.xml" in names and "acoustic_camera/data/uma16.xml" in names
     entry = [n for n in names if n.endswith("entry_points.txt")]
@@ -57,4 +59,47 @@ def test_installed_wheel_imports_subpackages(wheel, tmp_path):
     )
     r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
-    assert not any((Path(site) / n).exists() for n in ("models", "kernels", "calibration"))
+    assert not any((Path(site) / n).exists() for n in SUBPACKAGES)
+
+
+CORE_ONLY_SCRIPT = r"""
+set -e
+acam capture --out s.h5 --duration 2 --quiet
+acam beamform s.h5 --quiet
+acam render s.h5 --png f.png --frame 12 --truth --quiet
+acam info s.h5
+"""
+
+
+@pytest.mark.slow
+def test_core_install_runs_the_main_job(wheel, tmp_path):
+    """What a newcomer's first commands need, from the wheel and its core dependencies only:
+    capture -> beamform -> render -> info in a fresh venv without any extra."""
+    import cv2
+
+    from acoustic_camera import open_acoustic, open_session
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+                         capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
+                            capture_output=True, text=True, check=True).stdout.lower()
+    extras = [m for m in ("torch", "torchvision", "scikit-learn", "cupy", "sounddevice", "acoular", "pytest")
+              if f"\n{m}==" in "\n" + listed]
+    assert not extras, f"the core install brought extras: {extras}"
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    work = tmp_path / "work"
+    work.mkdir()
+    r = subprocess.run(["bash", "-c", CORE_ONLY_SCRIPT], cwd=work, env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert "wrote s.h5: 2.00 s, 24000 samples x 128 channels" in r.stdout
+    assert "wrote s.acoustic.h5: 24 frames" in r.stdout and "wrote f.png" in r.stdout
+    assert "closed:      cleanly" in r.stdout and "video:       24 frames 640x480 at 12 fps" in r.stdout
+    with open_session(work / "s.h5") as s, open_acoustic(work / "s.acoustic.h5", s) as a:
+        assert a.features == ("mfcc", "energy") and a.mfcc.shape == (24, 36, 48, 12)
+        assert a.session_sha256 == s.time_data_sha256()
+        frame = s.frame(12)
+    img = cv2.imread(str(work / "f.png"))[:, :, ::-1]
+    assert img.shape == (480, 640, 3) and (img != frame).any(axis=-1).mean() > 0.01  # the overlay is drawn

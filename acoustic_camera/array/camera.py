@@ -1,0 +1,143 @@
+"""Pinhole camera model with lens distortion and its pose relative to the microphone array.
+
+Conventions (OpenCV's): image u to the right, v downwards, pixel centres at integer
+coordinates, so the centre of a W x H image is ((W-1)/2, (H-1)/2). The camera frame has x to
+the right, y down and z along the optical axis. ``rotation`` and ``translation`` map array-frame
+points into the camera frame: ``X_cam = R @ X_array + t``.
+
+Defaults describe a DualCam-like camera: 640x480, 60 degrees horizontal field of view
+(fx = fy = 320 / tan(30 deg) = 554.26 px), principal point at the image centre, no
+distortion, at the array centre looking along the array normal (R = I, t = 0).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..constants import CAMERA_FOCAL_PX, CAMERA_HEIGHT, CAMERA_WIDTH
+from ..errors import AcamError
+
+
+@dataclass(frozen=True, eq=False)
+class Camera:
+    """A calibrated camera: intrinsics, OpenCV distortion (k1, k2, p1, p2, k3) and pose."""
+
+    width: int = CAMERA_WIDTH
+    height: int = CAMERA_HEIGHT
+    fx: float = CAMERA_FOCAL_PX
+    fy: float = CAMERA_FOCAL_PX
+    cx: float = (CAMERA_WIDTH - 1) / 2
+    cy: float = (CAMERA_HEIGHT - 1) / 2
+    distortion: np.ndarray = field(default_factory=lambda: np.zeros(5))
+    rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+    def __post_init__(self) -> None:
+        dist = np.zeros(5)
+        d = np.asarray(self.distortion, dtype=np.float64).ravel()
+        if d.size > 5:
+            raise AcamError(f"camera distortion: expected up to 5 coefficients (k1, k2, p1, p2, k3), got {d.size}")
+        dist[: d.size] = d
+        rot = np.asarray(self.rotation, dtype=np.float64)
+        tr = np.asarray(self.translation, dtype=np.float64).ravel()
+        if rot.shape != (3, 3) or not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
+            raise AcamError("camera rotation: expected a proper 3x3 rotation matrix")
+        if tr.shape != (3,):
+            raise AcamError(f"camera translation: expected 3 values, got {tr.shape}")
+        if self.width <= 0 or self.height <= 0 or self.fx <= 0 or self.fy <= 0:
+            raise AcamError("camera: width, height, fx and fy must be positive")
+        for name, arr in (("distortion", dist), ("rotation", rot), ("translation", tr)):
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @classmethod
+    def with_fov(cls, hfov_deg: float, width: int = CAMERA_WIDTH, height: int = CAMERA_HEIGHT, **kw) -> "Camera":
+        """A camera with square pixels and the given horizontal field of view."""
+        f = (width / 2) / math.tan(math.radians(hfov_deg / 2))
+        return cls(width=width, height=height, fx=f, fy=f, cx=(width - 1) / 2, cy=(height - 1) / 2, **kw)
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """The 3x3 intrinsic matrix K."""
+        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1.0]])
+
+    @property
+    def position(self) -> np.ndarray:
+        """Camera centre in the array frame."""
+        return -self.rotation.T @ self.translation
+
+    def _distort(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k1, k2, p1, p2, k3 = self.distortion
+        r2 = x * x + y * y
+        radial = 1 + r2 * (k1 + r2 * (k2 + r2 * k3))
+        xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+        yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+        return xd, yd
+
+    def _undistort(self, xd: np.ndarray, yd: np.ndarray, iterations: int = 20) -> tuple[np.ndarray, np.ndarray]:
+        if not np.any(self.distortion):
+            return xd, yd
+        # Fixed-point inversion, as OpenCV's undistortPoints does; converges for the mild
+        # distortion of camera lenses used beside acoustic arrays.
+        x, y = xd.copy(), yd.copy()
+        for _ in range(iterations):
+            xx, yy = self._distort(x, y)
+            x, y = x - (xx - xd), y - (yy - yd)
+        return x, y
+
+    def project(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Array-frame points (..., 3) -> pixels (..., 2) (u, v) and a mask of points in front of
+        the camera (z > 0). Points behind the camera get NaN pixels."""
+        p = np.asarray(points, dtype=np.float64)
+        pc = p @ self.rotation.T + self.translation
+        z = pc[..., 2]
+        front = z > 1e-9
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x, y = pc[..., 0] / z, pc[..., 1] / z
+        xd, yd = self._distort(x, y)
+        uv = np.stack([self.fx * xd + self.cx, self.fy * yd + self.cy], axis=-1)
+        uv[~front] = np.nan
+        return uv, front
+
+    def in_image(self, uv: np.ndarray) -> np.ndarray:
+        """Mask of pixels (..., 2) inside the image (pixel edges at -0.5 and W-0.5)."""
+        u, v = uv[..., 0], uv[..., 1]
+        with np.errstate(invalid="ignore"):
+            return (u >= -0.5) & (u < self.width - 0.5) & (v >= -0.5) & (v < self.height - 0.5)
+
+    def rays(self, uv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixels (..., 2) -> (origin (3,), unit directions (..., 3)) in the array frame."""
+        uv = np.asarray(uv, dtype=np.float64)
+        xd = (uv[..., 0] - self.cx) / self.fx
+        yd = (uv[..., 1] - self.cy) / self.fy
+        x, y = self._undistort(xd, yd)
+        d = np.stack([x, y, np.ones_like(x)], axis=-1)
+        d /= np.linalg.norm(d, axis=-1, keepdims=True)
+        return self.position, d @ self.rotation  # R^T d for row vectors
+
+    def backproject(self, uv: np.ndarray, depth: float | np.ndarray) -> np.ndarray:
+        """Pixels (..., 2) -> array-frame points at the given depth (distance along the optical
+        axis, metres)."""
+        origin, d = self.rays(uv)
+        dz = d @ self.rotation.T  # directions back in the camera frame
+        scale = np.asarray(depth) / dz[..., 2]
+        return origin + d * scale[..., None]
+
+    def to_dict(self) -> dict:
+        return {
+            "width": int(self.width), "height": int(self.height),
+            "fx": float(self.fx), "fy": float(self.fy), "cx": float(self.cx), "cy": float(self.cy),
+            "distortion": self.distortion.tolist(), "rotation": self.rotation.tolist(),
+            "translation": self.translation.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Camera":
+        return cls(
+            width=int(d["width"]), height=int(d["height"]), fx=float(d["fx"]), fy=float(d["fy"]),
+            cx=float(d["cx"]), cy=float(d["cy"]), distortion=np.asarray(d["distortion"]),
+            rotation=np.asarray(d["rotation"]), translation=np.asarray(d["translation"]),
+        )

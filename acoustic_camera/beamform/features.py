@@ -1,0 +1,93 @@
+"""Features of acoustic-image volumes, as in the DualCam learning pipeline.
+
+- MFCC per acoustic pixel, (..., 512 bins) -> (..., 12): 24 triangular mel filters from 0 to
+  6400 Hz (mel = 1127 ln(1 + f/700)), natural log with a floor of 1e-3, DCT-II basis
+  ``sqrt(2/24) cos(pi (m+1)/24 (k+0.5))`` for m = 0..11 (c0 dropped), lifter
+  ``1 + 11 sin(pi (m+1)/22)``.  The filters are evaluated at the bins' true frequencies; pass
+  ``freqs = 12.5 * arange(512)`` to reproduce the published DualCam code, which assumed a
+  12.8 kHz rate.
+- Band energy in dB: the power summed over the bins of a band (default 900 Hz to the top bin).
+
+Both work on numpy or CuPy arrays (``xp``), so the GPU path runs this same code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ..constants import ENERGY_BAND
+from ..errors import AcamError
+
+
+@dataclass(frozen=True)
+class MfccSpec:
+    n_filters: int = 24
+    f_lo: float = 0.0
+    f_hi: float = 6400.0
+    n_coeffs: int = 12
+    floor: float = 1e-3
+    lifter: int = 22
+
+
+def hz_to_mel(f):
+    return 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
+
+
+def mel_to_hz(m):
+    return 700.0 * np.expm1(np.asarray(m, dtype=np.float64) / 1127.0)
+
+
+def mel_filterbank(freqs: np.ndarray, spec: MfccSpec = MfccSpec()) -> np.ndarray:
+    """(n_filters, F) triangular filters, equally spaced in mel, peak 1, at the given bin
+    frequencies (Hz)."""
+    edges = mel_to_hz(np.linspace(hz_to_mel(spec.f_lo), hz_to_mel(spec.f_hi), spec.n_filters + 2))
+    f = np.asarray(freqs, dtype=np.float64)[None, :]
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up = (f - lo) / (mid - lo)
+    down = (hi - f) / (hi - mid)
+    return np.clip(np.minimum(up, down), 0.0, None)
+
+
+def dct_basis(spec: MfccSpec = MfccSpec()) -> np.ndarray:
+    """(n_coeffs, n_filters) DCT-II rows for coefficients 1..n_coeffs (c0 dropped)."""
+    m = np.arange(1, spec.n_coeffs + 1)[:, None]
+    k = np.arange(spec.n_filters)[None, :]
+    return np.sqrt(2.0 / spec.n_filters) * np.cos(np.pi * m / spec.n_filters * (k + 0.5))
+
+
+def lifter_weights(spec: MfccSpec = MfccSpec()) -> np.ndarray:
+    m = np.arange(1, spec.n_coeffs + 1)
+    return 1.0 + (spec.lifter / 2.0) * np.sin(np.pi * m / spec.lifter)
+
+
+@lru_cache(maxsize=8)
+def _mfcc_matrices(freqs_key: tuple, spec: MfccSpec):
+    fb = mel_filterbank(np.array(freqs_key), spec)
+    return fb.T.astype(np.float32), (dct_basis(spec) * lifter_weights(spec)[:, None]).T.astype(np.float32)
+
+
+def mfcc(power, freqs: np.ndarray, spec: MfccSpec = MfccSpec(), xp=np):
+    """MFCC of power spectra (..., F) -> (..., n_coeffs) float32."""
+    fbT, dctT = _mfcc_matrices(tuple(np.asarray(freqs, dtype=np.float64).tolist()), spec)
+    mel = xp.asarray(power, dtype=xp.float32) @ xp.asarray(fbT)
+    logmel = xp.log(xp.maximum(mel, xp.float32(spec.floor)))
+    return (logmel @ xp.asarray(dctT)).astype(xp.float32)
+
+
+def band_mask(freqs: np.ndarray, band=ENERGY_BAND) -> np.ndarray:
+    lo, hi = band
+    f = np.asarray(freqs)
+    return (f >= lo) & (f <= (f.max() if hi is None else hi))
+
+
+def band_energy_db(power, freqs: np.ndarray, band=ENERGY_BAND, xp=np):
+    """10 log10 of the power summed over the band's bins, (..., F) -> (...) float32."""
+    mask = band_mask(freqs, band)
+    if not mask.any():
+        raise AcamError(f"--band {band[0]:g}:{'' if band[1] is None else f'{band[1]:g}'}: expected a band holding at least "
+                        f"one frequency bin, found none (bins span {freqs[0]:.0f}-{freqs[-1]:.0f} Hz)")
+    e = xp.asarray(power, dtype=xp.float32) @ xp.asarray(mask.astype(np.float32))
+    return (10.0 * xp.log10(xp.maximum(e, xp.float32(1e-30)))).astype(xp.float32)

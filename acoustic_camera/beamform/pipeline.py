@@ -1,0 +1,84 @@
+"""``acam beamform``: every video frame of a session into its acoustic images, streamed into an
+acoustic file (:mod:`acoustic_camera.io.acoustic`) beside the session, in bounded memory.
+
+The raw session is never modified; the output appears under its final name only when complete.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..constants import ENERGY_BAND
+from ..errors import AcamError
+from ..framing import frame_windows
+from ..io.acoustic import VOLUME_DTYPES, AcousticWriter, acoustic_path_for
+from ..io.atomic import atomic_output, check_output
+from ..io.session import AudioHasher, open_session
+from .beamformer import Beamformer
+from .features import MfccSpec, band_energy_db, mfcc
+from .spectra import gather_frames
+
+
+def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy"), dtype="float32",
+                     batch: int = 24, band=ENERGY_BAND, overwrite: bool = False,
+                     progress: Callable[[int, int], None] | None = None, **beamformer_kw) -> dict:
+    """Beamform every video frame of a session into an acoustic file; returns a summary.
+
+    Args:
+        session_path: the session (.h5).
+        out_path: the acoustic file (default ``NAME.acoustic.h5`` beside the session).
+        features: any of 'volumes', 'mfcc', 'energy'.
+        dtype: of stored volumes, 'float32' or 'float16'.
+        batch: frames per kernel call.
+        band: (lo, hi) Hz of the energy maps (hi None: the top bin).
+        overwrite: replace an existing output.
+        progress: called as ``progress(frames_done, frames_total)``.
+        beamformer_kw: go to :class:`.Beamformer` (grid, focus_distance, nfft, window, steering,
+            shading, calibration, backend).
+    """
+    session_path = Path(session_path)
+    out_path = Path(out_path) if out_path else acoustic_path_for(session_path)
+    if dtype not in VOLUME_DTYPES:
+        raise AcamError(f"--dtype: expected one of {', '.join(VOLUME_DTYPES)}, found {dtype!r}")
+    if batch < 1:
+        raise AcamError(f"--batch: expected a positive number of frames, found {batch}")
+    check_output(out_path, overwrite, inputs=(session_path,))
+    t_start = time.perf_counter()
+    with open_session(session_path) as s:
+        bf = Beamformer(s.geometry, s.camera, s.sample_freq, **beamformer_kw)
+        n = s.n_frames
+        starts, coverage = frame_windows(s.frame_sample_index, bf.nfft, s.n_samples)
+        spec = MfccSpec()
+        params = dict(bf.params(), dtype=dtype, band_hz=[band[0], band[1]], mfcc=vars(spec),
+                      bad_mics=np.flatnonzero(s.geometry.bad).tolist())
+        hasher = AudioHasher()
+
+        def read(a, b):
+            block = s.audio(a, b)
+            hasher.update(max(a, 0), block)
+            return block
+
+        with atomic_output(out_path, overwrite=overwrite, inputs=(session_path,)) as tmp:
+            with AcousticWriter(tmp, session=s, grid=bf.grid, freqs=bf.freqs, params=params, features=features,
+                                dtype=dtype, coverage=coverage, n_mfcc=spec.n_coeffs) as w:
+                for k0 in range(0, n, batch):
+                    k1 = min(n, k0 + batch)
+                    vol = bf(gather_frames(read, starts[k0:k1], bf.nfft, s.n_samples, s.n_channels))
+                    w.write(k0, volumes=vol if "volumes" in features else None,
+                            mfcc=mfcc(vol, bf.freqs, spec) if "mfcc" in features else None,
+                            energy=band_energy_db(vol, bf.freqs, band) if "energy" in features else None)
+                    if progress:
+                        progress(k1, n)
+                rest = hasher.missing(s.n_samples)
+                if rest:  # audio no frame window touched still names the session
+                    for a in range(rest[0], rest[1], 65536):
+                        hasher.update(a, s.audio(a, min(a + 65536, rest[1])))
+                w.finish(hasher.hexdigest())
+        seconds = time.perf_counter() - t_start
+        return {"path": str(out_path), "frames": n, "seconds": seconds, "volumes_per_s": n / seconds if seconds else 0,
+                "realtime_factor": (s.duration / seconds) if seconds else 0, "backend": bf.backend.name,
+                "partial_frames": int(np.sum(coverage < 1))}

@@ -1,0 +1,99 @@
+"""What every ``acam`` command shares: the session arguments, the ``--overwrite``/``--quiet``
+options, progress bars, and parsers for the small value syntaxes (bands, pixels, lists)."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from pathlib import Path
+
+import click
+
+from ..errors import AcamError
+
+SESSION_HELP = "Session file (.h5) made by `acam capture` or `acam import dualcam`."
+
+
+def session_argument(f):
+    """SESSION: one session file, given the same way by every command that reads one."""
+    return click.argument("session", type=click.Path(dir_okay=False, path_type=Path))(f)
+
+
+def sessions_argument(f):
+    """SESSIONS...: session files or folders of them (their acoustic files beside them)."""
+    return click.argument("sessions", nargs=-1, required=True, type=click.Path(path_type=Path))(f)
+
+
+def overwrite_option(f):
+    return click.option("--overwrite", is_flag=True, help="Replace output files that exist.")(f)
+
+
+def quiet_option(f):
+    return click.option("--quiet", is_flag=True, help="No progress bars (messages and errors still print).")(f)
+
+
+def writes_files(f):
+    """--overwrite and --quiet: every command that writes a file takes both."""
+    return overwrite_option(quiet_option(f))
+
+
+@contextlib.contextmanager
+def progress_bar(desc: str, unit: str, quiet: bool, unit_scale: bool = False):
+    """A progress callback ``(done, total)`` whose bar appears at the first report, so set-up
+    errors print no bar; closed on the way out."""
+    from tqdm import tqdm
+
+    bars = []
+
+    def report(done, total):
+        if not bars:
+            bars.append(tqdm(total=total, unit=unit, unit_scale=unit_scale, disable=quiet, desc=desc, file=sys.stderr))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        yield report
+    finally:
+        for b in bars:
+            b.close()
+
+
+def parse_band(text: str, option: str = "--band") -> tuple[float, float | None]:
+    """'LO:HI' Hz -> (lo, hi); HI may be empty (up to the top bin)."""
+    lo, sep, hi = text.partition(":")
+    try:
+        band = float(lo or 0), (float(hi) if hi else None)
+    except ValueError:
+        band = None
+    if band is None or not sep or band[0] < 0 or (band[1] is not None and band[1] <= band[0]):
+        raise AcamError(f"{option}: expected LO:HI in Hz with 0 <= LO < HI (HI may be empty), found {text!r}")
+    return band
+
+
+def parse_numbers(text: str, option: str, kind=float, count: int | None = None) -> tuple:
+    """'1,2,3' -> (1, 2, 3) of ``kind``; ``count`` fixes how many."""
+    try:
+        vals = tuple(kind(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        vals = None
+    if vals is None or (count is not None and len(vals) != count) or not vals:
+        what = f"{count} " if count else ""
+        raise AcamError(f"{option}: expected {what}comma-separated {'integers' if kind is int else 'numbers'}, found {text!r}")
+    return vals
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return ""
+
+
+def models_extra(what: str) -> None:
+    """The models commands need torch (the ``models`` extra): say so in one line."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "torchvision") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise AcamError(f"{what} needs the models extra (pip install 'acoustic-camera[models]'): "
+                        f"{', '.join(missing)} not installed")

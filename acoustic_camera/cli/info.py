@@ -1,0 +1,90 @@
+"""``acam info FILE``: a readable summary of a session or of an acoustic-image file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import numpy as np
+
+from . import main
+from .common import human_bytes
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def info(file):
+    """Print a readable summary of a session file (or of an acoustic file from `acam beamform`)."""
+    from ..io.acoustic import SCHEMA_NAME as ACOUSTIC
+    from ..io.hdf5 import schema_of
+
+    lines = _acoustic_lines(file) if schema_of(file) == ACOUSTIC else _session_lines(file)
+    click.echo("\n".join(lines))
+
+
+def _session_lines(path: Path) -> list[str]:
+    from ..io.session import open_session
+
+    with open_session(path) as s:
+        md = s.metadata
+        bad = np.flatnonzero(s.geometry.bad).tolist()
+        lines = [
+            f"file:        {path} ({human_bytes(path.stat().st_size)})",
+            f"schema:      acam-session v{s.schema_version}, written by acam {md.get('software_version', '?')} at {md.get('created_utc', '?')}",
+            f"closed:      {'cleanly' if s.closed_cleanly else 'NOT cleanly (writer died; every flushed second is readable)'}; stop reason: {s.stop_reason}",
+            f"device:      {md.get('device', '')}",
+            f"scenario:    {md.get('scenario', '')}    label: {md.get('label', '')}    subject: {md.get('subject', '')}",
+            f"audio:       {s.duration:.3f} s, {s.n_samples} samples x {s.n_channels} channels at {s.sample_freq:g} Hz, float32 "
+            f"({human_bytes(s.n_samples * s.n_channels * 4)} raw)",
+            f"array:       {s.geometry.name}, {s.n_channels} mics, {int(s.geometry.good.sum())} good, aperture "
+            f"{s.geometry.aperture:.3f} m; bad mics: {bad if bad else 'none'}",
+            f"audio gaps:  {len(s.audio_gaps)} ({int(s.audio_gaps[:, 1].sum()) if len(s.audio_gaps) else 0} samples lost)",
+            f"video:       {s.n_frames} frames {s.camera.width}x{s.camera.height} at {s.video_fps:g} fps "
+            f"(first at sample {int(s.frame_sample_index[0]) if s.n_frames else '-'})",
+            f"camera:      fx={s.camera.fx:.1f} fy={s.camera.fy:.1f} cx={s.camera.cx:.1f} cy={s.camera.cy:.1f}, "
+            f"at {np.round(s.camera.position, 3).tolist()} m in the array frame",
+        ]
+        cs = md.get("capture_stats")
+        if cs:
+            drift = f"{cs['drift_ppm']:+.0f} ppm" if cs.get("drift_ppm") is not None else "n/a"
+            lines.append(f"capture:     {cs['blocks']} audio blocks, {cs['overflows']} input overflows, {cs['dropped_blocks']} dropped "
+                         f"blocks, {cs['dropped_frames']} dropped video frames, camera clock drift {drift}")
+        if len(s.audio_gaps):
+            lines.append("gaps at:     " + ", ".join(f"{g0 / s.sample_freq:.3f} s (+{n} samples)" for g0, n in s.audio_gaps[:10])
+                         + (" ..." if len(s.audio_gaps) > 10 else ""))
+        t = s.truth
+        if t is None:
+            lines.append("truth:       none (not a simulated session)")
+            return lines
+        lines.append(f"truth:       {len(t.labels)} source(s): " + ", ".join(
+            f"{lab} (visible {100 * t.visible[:, j].mean():.0f}% / active {100 * t.active[:, j].mean():.0f}% of frames)"
+            for j, lab in enumerate(t.labels)))
+        if t.window is not None:
+            w = t.window
+            lines.append(f"truth of:    each frame's analysed window, {w['window_samples']} samples {w['window_alignment']} "
+                         f"on its timestamp, {w['window']}; active = direct sound above {w['active_threshold_db']:+g} dB "
+                         "re the source's nominal level")
+        else:
+            lines.append("truth of:    schema v1: activity over [s_k, s_k+1) of the dry signal, not the analysed window")
+    return lines
+
+
+def _acoustic_lines(path: Path) -> list[str]:
+    from ..io.acoustic import open_acoustic
+
+    with open_acoustic(path) as a:
+        p = a.params
+        f = a.frequencies
+        shapes = {k: getattr(a, {"energy": "energy_db"}.get(k, k)).shape for k in a.features}
+        return [
+            f"file:        {path} ({human_bytes(path.stat().st_size)})",
+            f"schema:      acam-acoustic v{a.schema_version}, complete",
+            f"session:     {a.session_path} (time_data SHA-256 {a.session_sha256[:16]}...)",
+            f"frames:      {a.n_frames}, {int(np.sum(a.coverage < 1))} with windows past the recording's ends",
+            f"grid:        {a.grid.rows}x{a.grid.cols}, focus "
+            f"{'far field' if a.grid.focus_distance is None else f'{a.grid.focus_distance:g} m'}",
+            f"bins:        {f.size}, {f[0]:g}-{f[-1]:g} Hz" if f.size else "bins:        none",
+            "features:    " + ", ".join(f"{k} {shapes[k]}" for k in a.features),
+            f"made with:   " + ", ".join(f"{k}={p[k]}" for k in ("nfft", "window", "steering", "backend", "band_hz", "source")
+                                         if k in p),
+        ]

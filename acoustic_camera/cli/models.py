@@ -1,0 +1,163 @@
+"""``acam train``, ``acam evaluate`` and ``acam features``: the models on acoustic images
+(``models`` extra: torch, torchvision)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from ..catalog import SCENARIOS
+from ..errors import AcamError
+from ..models.kinds import DISTILL_KINDS, LAYERS, MODELS, ROLES
+from . import main
+from .common import models_extra, sessions_argument, writes_files
+
+
+@main.command()
+@click.argument("role", metavar="ROLE", type=click.Choice(ROLES))
+@sessions_argument
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
+@click.option("--model", default=None, type=click.Choice(MODELS), help="Default: dualcamnet for teacher, hearnet otherwise.")
+@click.option("--teacher", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Teacher checkpoint (distill).")
+@click.option("--epochs", default=10, show_default=True, type=int, help="Training epochs.")
+@click.option("--batch-size", default=16, show_default=True, type=int, help="Clips per batch.")
+@click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam learning rate.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation and batch order.")
+@click.option("--distill", "distill_kind", default="soft", show_default=True, type=click.Choice(DISTILL_KINDS),
+              help="soft labels (published) or Hinton's; feature hints; per-second + aggregated hints.")
+@click.option("--lam", default=0.5, show_default=True, type=float, help="Soft-label weight (soft, hinton).")
+@click.option("--temperature", default=1.0, show_default=True, type=float, help="Soft-label temperature (soft, hinton).")
+@click.option("--hint-weight", default=1.0, show_default=True, type=float, help="Hint term weight (hint, sequential).")
+@click.option("--alpha", default=0.5, show_default=True, type=float, help="Per-second vs aggregated hint (sequential).")
+@click.option("--train-scenario", default=None, type=click.Choice(SCENARIOS), help="Cross-scenario: train on this scenario...")
+@click.option("--test-scenario", default=None, type=click.Choice(SCENARIOS), help="...and test on this one.")
+@click.option("--image-size", default=224, show_default=True, type=int, help="ResNet-50 crop side (resnet50, avnet).")
+@click.option("--video-per-second", default=1, show_default=True, type=int,
+              help="Video frames per second of clip for the visual models (1: the middle frame; AVNet: 1 or 12).")
+@click.option("--visual-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Local ImageNet ResNet-50 state_dict (nothing is downloaded); without it the frozen backbone is random.")
+@click.option("--audio-teacher", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="localize: DualCamNet checkpoint for the audio hint.")
+@click.option("--visual-teacher", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="localize: ResNet-50/AVNet checkpoint for the visual hint.")
+@click.option("--map-hint", default=0.0, show_default=True, type=float,
+              help="localize: weight of the acoustic-image map hint (needs `acam beamform --features energy`).")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
+@click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
+@writes_files
+def train(role, sessions, out, model, teacher, epochs, batch_size, lr, seed, distill_kind, lam, temperature, hint_weight,
+          alpha, train_scenario, test_scenario, image_size, video_per_second, visual_weights, audio_teacher, visual_teacher,
+          map_hint, resume, device, overwrite, quiet):
+    """Train a teacher or a student, distil a teacher into a student, or train an audio-visual
+    localiser on SESSIONS (files or folders; each with its acoustic file beside it).
+
+    ROLE is one of teacher, student, distill, localize."""
+    models_extra("training")
+    from ..io.acoustic import session_pairs
+
+    pairs = session_pairs(sessions)
+    done = [p for p in ("last.pt", "best.pt", "localizer.pt", "metrics.json") if (out / p).exists()]
+    if done and not (overwrite or resume):
+        raise AcamError(f"{out}: holds a run ({', '.join(done)}): pass --resume to continue it or --overwrite to replace it")
+    if role == "localize":
+        from ..models.localization import LocalizeConfig, train_localizer
+
+        cfg = LocalizeConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
+                             audio_teacher=str(audio_teacher) if audio_teacher else None,
+                             visual_teacher=str(visual_teacher) if visual_teacher else None, map_hint=map_hint)
+        m = train_localizer(cfg, pairs, out, progress=not quiet)
+        v = m["validation"]
+        click.echo(f"localizer: held-out clips {v['clips']}: peak within {v['radius_px']:g} px "
+                   f"{v['model']['within_radius']:.3f} (centre {v['centre']['within_radius']:.3f}, acoustic camera "
+                   f"{v['acoustic_camera']['within_radius']:.3f}); {out / 'localizer.pt'}")
+        return
+    from ..models.train import TrainConfig, train as do_train
+
+    model = model or ("dualcamnet" if role == "teacher" else "hearnet")
+    cfg = TrainConfig(role=role, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, distill=distill_kind,
+                      lam=lam, temperature=temperature, hint_weight=hint_weight, alpha=alpha,
+                      teacher=str(teacher) if teacher else None, train_scenario=train_scenario,
+                      test_scenario=test_scenario, image_size=image_size, video_per_second=video_per_second,
+                      visual_weights=str(visual_weights) if visual_weights else None, device=device)
+    m = do_train(cfg, pairs, out, resume=resume, progress=not quiet)
+    click.echo(f"{role} {model}: best validation accuracy {m['best_val_accuracy']:.3f}, test {m['test_accuracy']:.3f}, "
+               f"train {m['train_accuracy']:.3f} (chance {m['chance']:.3f}); {out / 'metrics.json'}")
+
+
+@main.command()
+@sessions_argument
+@click.option("--checkpoint", "checkpoints", multiple=True, required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A trained model (best.pt or localizer.pt); repeat for several columns.")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the rows as JSON.")
+@click.option("--picture", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Localisers: a PNG of similarity maps over their frames (truth green, peak white).")
+@click.option("--radius", default=64.0, show_default=True, type=float, help="Localisers: hit radius in pixels.")
+@click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
+@writes_files
+def evaluate(sessions, checkpoints, json_out, picture, radius, device, overwrite, quiet):
+    """Cross-scenario accuracy table of checkpoints on SESSIONS (train set x test set, one column
+    per model, as in the paper); localisers: peak-pixel error against the simulated truth."""
+    models_extra("evaluation")
+    from ..io.acoustic import session_pairs
+    from ..io.atomic import atomic_output, check_output
+    from ..models.evaluation import accuracy_table, evaluate as do_eval
+    from ..models.localization import evaluate_localizer, is_localizer
+
+    for p in (json_out, picture):
+        if p is not None:
+            check_output(p, overwrite)
+    pairs = session_pairs(sessions)
+    for c in checkpoints:
+        if not c.is_file():
+            raise AcamError(f"{c}: no such checkpoint")
+    loc = [c for c in checkpoints if is_localizer(c)]
+    cls = [c for c in checkpoints if c not in loc]
+    report = {}
+    if cls:
+        rows = do_eval(cls, pairs, device)
+        report["accuracy"] = rows
+        click.echo(accuracy_table(rows))
+        click.echo("(accuracy, with the number of clips; clips a model trained or validated on are left out)")
+    for c in loc:
+        r = evaluate_localizer(c, pairs, device, radius=radius, picture=picture, overwrite=overwrite)
+        report.setdefault("localization", {})[str(c)] = r
+        click.echo(f"{c}: {r['clips']} clips with a visible, sounding source")
+        click.echo(f"| method | within {radius:g} px | median error (px) | mean error (px) |\n|---|---:|---:|---:|")
+        for k in ("model", "acoustic_camera", "centre"):
+            click.echo(f"| {k.replace('_', ' ')} | {r[k]['within_radius']:.3f} | {r[k]['median_px']:.1f} | {r[k]['mean_px']:.1f} |")
+        if r.get("picture"):
+            click.echo(f"wrote {r['picture']}")
+    if json_out:
+        with atomic_output(json_out, overwrite=overwrite) as tmp:
+            tmp.write_text(json.dumps(report, indent=2, default=float))
+
+
+@main.command()
+@sessions_argument
+@click.option("--checkpoint", required=True, type=click.Path(dir_okay=False, path_type=Path), help="A trained model (best.pt).")
+@click.option("--layer", default="embedding", show_default=True, type=click.Choice(LAYERS), help="Which layer to export.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Embeddings (.npz).")
+@click.option("--transfer-to", "transfer_to", multiple=True, type=click.Path(path_type=Path),
+              help="Also fit k-NN/SVM on SESSIONS and score on these sessions (repeatable).")
+@click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
+@writes_files
+def features(sessions, checkpoint, layer, out, transfer_to, device, overwrite, quiet):
+    """Export embeddings of SESSIONS from a chosen layer; optionally k-NN and linear-SVM transfer
+    accuracy to other sessions."""
+    models_extra("features")
+    from ..io.acoustic import session_pairs
+    from ..io.atomic import atomic_output, check_output
+    from ..models.features import export_embeddings, transfer_scores
+
+    check_output(out, overwrite)
+    emb = export_embeddings(checkpoint, session_pairs(sessions), layer, device)
+    with atomic_output(out, overwrite=overwrite) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **emb)
+    click.echo(f"wrote {out}: {emb['x'].shape[0]} clips x {emb['x'].shape[1]} dimensions ({layer})")
+    if transfer_to:
+        r = transfer_scores(emb, export_embeddings(checkpoint, session_pairs(transfer_to), layer, device))
+        click.echo(f"transfer: k-NN {r['knn']:.3f}, linear SVM {r['svm']:.3f} ({r['n_train']} -> {r['n_test']} clips)")

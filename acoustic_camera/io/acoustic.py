@@ -1,0 +1,295 @@
+"""The acoustic-image file (HDF5, schema ``acam-acoustic`` v1): a session's acoustic images,
+one per video frame, in a file beside the session (``NAME.acoustic.h5``). This module is the
+format's one owner: :class:`AcousticWriter` writes it (``acam beamform``, ``acam import
+dualcam-mfcc``) and :func:`open_acoustic` reads and validates it (render, plots, models).
+
+Layout:
+
+    /volumes             (frames, rows, cols, bins) float32|float16 power (Pa^2 per bin),
+                         chunks (1, rows, cols, 64): cheap per-frame and per-band reads
+    /mfcc                (frames, rows, cols, 12) float32
+    /energy_db           (frames, rows, cols) float32, band energy in dB re 1 Pa^2
+    /frequencies         (bins,) Hz
+    /frame_sample_index  (frames,) and /frame_time (frames,): the session's video timestamps
+    /coverage            (frames,) fraction of each frame's window inside the recording
+    /grid/pixels (rows, cols, 2), /grid/rects (rows, cols, 4), /grid/directions (rows, cols, 3),
+    /grid/points (rows, cols, 3, near field only)
+    attrs                acam_schema, acam_schema_version, software_version, complete,
+                         params_json, session_path, session_time_data_sha256, sample_freq
+
+At least one of /volumes, /mfcc, /energy_db is present. ``complete`` is 1 only once every frame
+is written; writers also write under a temporary name (:mod:`.atomic`), so an interrupted run
+leaves no file at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..array.grid import LookGrid
+from ..errors import AcamError, AcousticFormatError
+from .hdf5 import dataset, open_h5, schema_version
+from .session import SCHEMA_NAME as SESSION_SCHEMA
+
+SCHEMA_NAME = "acam-acoustic"
+SCHEMA_VERSION = 1
+SUFFIX = ".acoustic.h5"
+FEATURES = ("volumes", "mfcc", "energy")
+"""What an acoustic file can hold: full power volumes, MFCC images, band-energy maps."""
+DATASET_OF = {"volumes": "volumes", "mfcc": "mfcc", "energy": "energy_db"}
+VOLUME_DTYPES = ("float32", "float16")
+"""How /volumes may be stored (float16 halves the 42.5 MB per second of video)."""
+BAND_CHUNK = 64  # bins per /volumes chunk
+
+
+def acoustic_path_for(session_path: str | Path) -> Path:
+    """Where a session's acoustic file lives by default: ``NAME.acoustic.h5`` beside it."""
+    p = Path(session_path)
+    return p.with_name(p.stem + SUFFIX)
+
+
+def is_acoustic_path(path: str | Path) -> bool:
+    return Path(path).name.endswith(SUFFIX)
+
+
+def parse_features(text: str) -> tuple[str, ...]:
+    """'mfcc,energy' -> ('mfcc', 'energy'); an AcamError names anything else."""
+    feats = tuple(t.strip() for t in text.split(",") if t.strip())
+    bad = [f for f in feats if f not in FEATURES]
+    if bad or not feats:
+        raise AcamError(f"--features: expected a comma-separated subset of {', '.join(FEATURES)}, found {text!r}")
+    return feats
+
+
+class AcousticWriter:
+    """Writes one acoustic file: the header and grid at creation, then frames in any order of
+    blocks (:meth:`write`), then :meth:`finish` marks it complete. Use inside
+    :func:`.atomic.atomic_output` so that only a finished file ever carries the final name.
+
+    Args:
+        path: the file to create (normally the temporary name from ``atomic_output``).
+        session: the open :class:`.session.Session` the images belong to.
+        grid: the look grid (:class:`~acoustic_camera.array.grid.LookGrid`).
+        freqs: (bins,) frequencies of the volumes' bins, Hz.
+        params: every parameter that made the images (stored as ``params_json``).
+        features: which of :data:`FEATURES` to store.
+        dtype: of /volumes ('float32' or 'float16').
+        coverage: (frames,) fraction of each frame's window inside the recording.
+        n_mfcc: MFCC coefficients per image.
+    """
+
+    def __init__(self, path, *, session, grid: LookGrid, freqs, params: dict, features, dtype: str = "float32",
+                 coverage=None, n_mfcc: int = 12):
+        feats = tuple(features)
+        if not feats or any(f not in FEATURES for f in feats):
+            raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {feats}")
+        n, rows, cols = session.n_frames, grid.rows, grid.cols
+        freqs = np.asarray(freqs, dtype=np.float64)
+        self.f = f = h5py.File(path, "w")
+        a = f.attrs
+        a["acam_schema"] = SCHEMA_NAME
+        a["acam_schema_version"] = SCHEMA_VERSION
+        a["software_version"] = __version__
+        a["complete"] = 0
+        a["session_path"] = str(Path(session.path).resolve())
+        a["sample_freq"] = float(session.sample_freq)
+        a["params_json"] = json.dumps(dict(params, features=list(feats), grid=[rows, cols],
+                                           focus_distance=grid.focus_distance), default=float)
+        f["frequencies"] = freqs
+        f["frame_sample_index"] = np.asarray(session.frame_sample_index, dtype=np.int64)
+        f["frame_time"] = np.asarray(session.frame_time, dtype=np.float64)
+        f["coverage"] = np.ones(n) if coverage is None else np.asarray(coverage, dtype=np.float64)
+        g = f.create_group("grid")
+        g["pixels"] = grid.pixels
+        g["rects"] = grid.rects
+        g["directions"] = grid.directions
+        if grid.points is not None:
+            g["points"] = grid.points
+        self.datasets = {}
+        if "volumes" in feats:
+            self.datasets["volumes"] = f.create_dataset("volumes", (n, rows, cols, freqs.size), dtype=dtype,
+                                                        chunks=(1, rows, cols, min(BAND_CHUNK, max(freqs.size, 1))))
+        if "mfcc" in feats:
+            self.datasets["mfcc"] = f.create_dataset("mfcc", (n, rows, cols, n_mfcc), dtype="float32",
+                                                     chunks=(min(64, max(n, 1)), rows, cols, n_mfcc))
+        if "energy" in feats:
+            self.datasets["energy"] = f.create_dataset("energy_db", (n, rows, cols), dtype="float32",
+                                                       chunks=(min(256, max(n, 1)), rows, cols))
+
+    def write(self, k0: int, **arrays) -> None:
+        """Frames k0.. of any stored feature: ``write(k0, volumes=v, mfcc=m, energy=e)``."""
+        for name, x in arrays.items():
+            if x is not None and name in self.datasets:
+                ds = self.datasets[name]
+                ds[k0:k0 + len(x)] = np.asarray(x).astype(ds.dtype, copy=False)
+
+    def update_params(self, **extra) -> None:
+        """Add parameters known only once the frames are written (before :meth:`finish`)."""
+        self.f.attrs["params_json"] = json.dumps(dict(json.loads(self.f.attrs["params_json"]), **extra), default=float)
+
+    def finish(self, session_sha256: str) -> None:
+        """Mark the file complete, naming the audio it came from; closes it."""
+        self.f.attrs["session_time_data_sha256"] = session_sha256
+        self.f.attrs["complete"] = 1
+        self.f.close()
+
+    def close(self) -> None:
+        if self.f.id.valid:
+            self.f.close()
+
+    def __enter__(self) -> "AcousticWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+@dataclass
+class AcousticFile:
+    """An open, validated acoustic file. Feature datasets are h5py datasets (read lazily, e.g.
+    ``a.mfcc[k0:k1]``), or None when absent; use as a context manager."""
+
+    path: Path
+    file: h5py.File = field(repr=False)
+    schema_version: int
+    params: dict
+    frequencies: np.ndarray
+    frame_sample_index: np.ndarray
+    frame_time: np.ndarray
+    coverage: np.ndarray
+    grid: LookGrid
+    session_path: str
+    session_sha256: str
+    volumes: h5py.Dataset | None = field(default=None, repr=False)
+    mfcc: h5py.Dataset | None = field(default=None, repr=False)
+    energy_db: h5py.Dataset | None = field(default=None, repr=False)
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frame_sample_index)
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return tuple(k for k in FEATURES if getattr(self, DATASET_OF[k]) is not None)
+
+    @property
+    def band(self) -> tuple[float, float | None]:
+        """The band of /energy_db, Hz (HI None: up to the top bin)."""
+        lo, hi = self.params.get("band_hz", (None, None))
+        return (float(lo) if lo is not None else 0.0, float(hi) if hi is not None else None)
+
+    def check_session(self, session) -> None:
+        """The file belongs to this open session: same frames at the same timestamps."""
+        if self.n_frames != session.n_frames or not np.array_equal(self.frame_sample_index, session.frame_sample_index):
+            raise AcousticFormatError(self.path, "/frame_sample_index",
+                                      f"the {session.n_frames} frame timestamps of {session.path}",
+                                      f"{self.n_frames} frames" + ("" if self.n_frames != session.n_frames
+                                                                   else " at other timestamps"))
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "AcousticFile":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_acoustic(path: str | Path, session=None) -> AcousticFile:
+    """Open and validate an acoustic file; with ``session`` (an open session) also check that
+    the file belongs to it. Raises :class:`~acoustic_camera.errors.AcousticFormatError`, one
+    line naming the file, the field, what was expected and what was found."""
+    path = Path(path)
+    f, _ = open_h5(path, AcousticFormatError, "an acam acoustic-image file (acam beamform output)")
+    try:
+        a = _read(path, f)
+        if session is not None:
+            a.check_session(session)
+        return a
+    except BaseException:
+        f.close()
+        raise
+
+
+def _read(path: Path, f: h5py.File) -> AcousticFile:
+    E = AcousticFormatError
+    if f.attrs.get("acam_schema") == SESSION_SCHEMA:
+        raise E(path, "root attribute acam_schema", f"'{SCHEMA_NAME}'",
+                f"'{SESSION_SCHEMA}' (a session: its acoustic file is {acoustic_path_for(path).name})")
+    version = schema_version(f, path, E, SCHEMA_NAME, SCHEMA_VERSION)
+    if int(f.attrs.get("complete", 0)) != 1:
+        raise E(path, "root attribute complete", "1 (every frame written)", "0: its writer did not finish")
+    try:
+        params = json.loads(f.attrs["params_json"])
+        if not isinstance(params, dict):
+            raise ValueError
+    except (KeyError, TypeError, ValueError):
+        raise E(path, "root attribute params_json", "a JSON object of the parameters", "missing or unparsable") from None
+    freqs = dataset(f, path, E, "frequencies", 1, "f")[()]
+    fsi = dataset(f, path, E, "frame_sample_index", 1, "i")[()]
+    n = len(fsi)
+    ft = dataset(f, path, E, "frame_time", 1, "f")[()]
+    cov = dataset(f, path, E, "coverage", 1, "f")[()]
+    for name, arr in (("frame_time", ft), ("coverage", cov)):
+        if len(arr) != n:
+            raise E(path, f"/{name}", f"{n} entries, one per frame of /frame_sample_index", str(len(arr)))
+    pixels = dataset(f, path, E, "grid/pixels", 3, "f")
+    rows, cols = pixels.shape[:2]
+    if pixels.shape[2] != 2:
+        raise E(path, "/grid/pixels", "shape (rows, cols, 2)", str(pixels.shape))
+    grid_arrays = {"pixels": pixels[()]}
+    for name, depth in (("rects", 4), ("directions", 3), ("points", 3)):
+        if name == "points" and "grid/points" not in f:
+            grid_arrays[name] = None
+            continue
+        ds = dataset(f, path, E, f"grid/{name}", 3, "f", (cols, depth))
+        if ds.shape[0] != rows:
+            raise E(path, f"/grid/{name}", f"shape ({rows}, {cols}, {depth}) as /grid/pixels", str(ds.shape))
+        grid_arrays[name] = ds[()]
+    fd = params.get("focus_distance")
+    grid = LookGrid(rows, cols, grid_arrays["pixels"], grid_arrays["rects"], grid_arrays["directions"],
+                    grid_arrays["points"], None if fd is None else float(fd))
+    feats = {}
+    tails = {"volumes": (rows, cols, len(freqs)), "mfcc": None, "energy_db": (rows, cols)}
+    for name, tail in tails.items():
+        if name not in f:
+            feats[name] = None
+            continue
+        ds = dataset(f, path, E, name, 4 if name != "energy_db" else 3, "f", tail)
+        if name == "mfcc" and tuple(ds.shape[1:3]) != (rows, cols):
+            raise E(path, "/mfcc", f"shape (n, {rows}, {cols}, coefficients) as /grid/pixels", str(ds.shape))
+        if ds.shape[0] != n:
+            raise E(path, f"/{name}", f"{n} frames, one per entry of /frame_sample_index", str(ds.shape[0]))
+        feats[name] = ds
+    if not any(v is not None for v in feats.values()):
+        raise E(path, "/volumes, /mfcc, /energy_db", "at least one of them", "none")
+    return AcousticFile(path=path, file=f, schema_version=version, params=params, frequencies=freqs,
+                        frame_sample_index=fsi, frame_time=ft, coverage=cov, grid=grid,
+                        session_path=str(f.attrs.get("session_path", "")),
+                        session_sha256=str(f.attrs.get("session_time_data_sha256", "")), **feats)
+
+
+def session_pairs(specs) -> list[tuple[Path, Path]]:
+    """(session, acoustic file) pairs from session files and folders of them (a folder's
+    ``*.h5`` files, acoustic files left out); every session needs its acoustic file beside it."""
+    out = []
+    for spec in specs:
+        p = Path(spec)
+        if not p.exists():
+            raise AcamError(f"{p}: no such session file or folder")
+        files = sorted(q for q in p.glob("*.h5") if not is_acoustic_path(q)) if p.is_dir() else [p]
+        for f in files:
+            a = acoustic_path_for(f)
+            if not a.exists():
+                raise AcamError(f"{a}: missing: run `acam beamform {f}` first (the models train on its MFCC images)")
+            out.append((f, a))
+    if not out:
+        raise AcamError(f"{', '.join(map(str, specs))}: expected session files (.h5) or folders of them, found none")
+    return out

@@ -1,0 +1,482 @@
+"""The session file (HDF5, schema v1): one recording of an acoustic camera, real or simulated.
+
+Layout (see README "Session file"):
+
+    /time_data              float32 (samples, channels), attr sample_freq   <- Acoular's TimeSamples layout
+    /audio_gaps             int64 (K, 2): start sample, length of each gap (lost audio, zero-filled)
+    /video/frames           uint8 (frames, H, W, 3) RGB, one gzip chunk per frame
+    /video/sample_index     int64 (frames,): the frame's timestamp on the audio clock (sample index)
+    /video/time             float64 (frames,): the same in seconds (sample_index / sample_freq)
+    /array/positions        float64 (channels, 3) microphone positions, array frame, metres
+    /array/names            str (channels,)
+    /array/bad              bool (channels,)
+    /camera                 attrs: width height fx fy cx cy distortion rotation translation
+    /truth/...              simulated sessions only: position, pixel, visible, active, level_db per
+                            frame and source, on the analysed window (attributes say which)
+    root attrs              acam_schema, acam_schema_version, software_version, device, scenario,
+                            label, subject, video_fps, created_utc, closed_cleanly, stop_reason, extra_json
+
+The writer streams with bounded memory and keeps the file readable at every moment: it writes
+in HDF5's single-writer/multiple-reader (SWMR) mode and flushes at least once per second, so a
+capture killed even by SIGKILL leaves a file holding every flushed second. ``closed_cleanly``
+is set only after the writer has closed the file normally.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .. import __version__
+from ..array.camera import Camera
+from ..array.geometry import ArrayGeometry
+from ..errors import AcamError, SessionFormatError
+from .hdf5 import dataset, open_h5, schema_version
+
+SCHEMA_NAME = "acam-session"
+SCHEMA_VERSION = 2
+"""v2: ``/truth`` describes each frame's analysed window (its attributes say which) and holds
+``level_db``; v1 files (truth over [s_k, s_k+1) of the dry source signal) still read."""
+TRUTH_WINDOW_ATTRS = ("window_samples", "window_alignment", "window", "active_threshold_db", "levels_pa")
+AUDIO_CHUNK_ROWS = 1024
+METADATA_KEYS = ("device", "scenario", "label", "subject")
+_CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rotation", "translation")
+
+
+class SessionWriter:
+    """Streams a session to an HDF5 file.
+
+    Use as a context manager; write audio blocks with :meth:`write_audio` and video frames with
+    :meth:`write_frames` in any interleaving. Leaving the block normally closes the file cleanly;
+    leaving it by KeyboardInterrupt also closes cleanly with the reason recorded; any other
+    exception closes the file without the clean flag. ``n_samples``/``n_frames`` stay readable
+    after closing.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        sample_freq: float,
+        geometry: ArrayGeometry,
+        camera: Camera,
+        video_fps: float,
+        metadata: dict | None = None,
+        source_labels: tuple[str, ...] | None = None,
+        truth_attrs: dict | None = None,
+        overwrite: bool = False,
+        flush_interval: float = 1.0,
+    ) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not overwrite:
+            raise AcamError(f"{self.path}: file exists (pass --overwrite / overwrite=True to replace it)")
+        if sample_freq <= 0 or video_fps <= 0:
+            raise AcamError("sample_freq and video_fps must be positive")
+        if self.path.exists():
+            self.path.unlink()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.sample_freq = float(sample_freq)
+        self.n_channels = geometry.n_mics
+        self.flush_interval = flush_interval
+        md = dict(metadata or {})
+        f = h5py.File(self.path, "w", libver="latest")
+        self._f = f
+        a = f.attrs
+        a["acam_schema"] = SCHEMA_NAME
+        a["acam_schema_version"] = SCHEMA_VERSION
+        a["software_version"] = __version__
+        a["created_utc"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        a["video_fps"] = float(video_fps)
+        for k in METADATA_KEYS:
+            a[k] = str(md.pop(k, ""))
+        a["extra_json"] = json.dumps(md, sort_keys=True, default=str)
+        a["closed_cleanly"] = 0  # an integer: PyTables (Acoular) warns on HDF5 booleans
+        a["stop_reason"] = "still writing, or the writer died"
+
+        c = self.n_channels
+        self._audio = f.create_dataset(
+            "time_data", shape=(0, c), maxshape=(None, c), dtype="float32", chunks=(AUDIO_CHUNK_ROWS, c)
+        )
+        self._audio.attrs["sample_freq"] = self.sample_freq
+        self._gaps = f.create_dataset("audio_gaps", shape=(0, 2), maxshape=(None, 2), dtype="int64", chunks=(256, 2))
+
+        g = f.create_group("array")
+        g.create_dataset("positions", data=geometry.positions)
+        g.create_dataset("names", data=np.array(geometry.names, dtype=h5py.string_dtype()))
+        g.create_dataset("bad", data=geometry.bad)
+        g.attrs["name"] = geometry.name
+
+        cam = f.create_group("camera")
+        for k, v in camera.to_dict().items():
+            cam.attrs[k] = v
+        h, w = camera.height, camera.width
+        v = f.create_group("video")
+        self._frames = v.create_dataset(
+            "frames", shape=(0, h, w, 3), maxshape=(None, h, w, 3), dtype="uint8",
+            chunks=(1, h, w, 3), compression="gzip", compression_opts=1,
+        )
+        self._frames.attrs["color_order"] = "RGB"
+        self._fsi = v.create_dataset("sample_index", shape=(0,), maxshape=(None,), dtype="int64", chunks=(4096,))
+        self._ft = v.create_dataset("time", shape=(0,), maxshape=(None,), dtype="float64", chunks=(4096,))
+
+        self._truth = None
+        if source_labels is not None:
+            s = len(source_labels)
+            t = f.create_group("truth")
+            t.attrs["labels"] = np.array(source_labels, dtype=h5py.string_dtype())
+            t.attrs["scenario"] = a["scenario"]
+            t.attrs["frame"] = "array frame: x right, y down, z along the array normal, metres"
+            ta = dict(truth_attrs or {})
+            missing = [k for k in TRUTH_WINDOW_ATTRS if k not in ta]
+            if missing:
+                raise AcamError(f"{self.path}: ground truth needs the attributes {', '.join(missing)}")
+            for k, v in ta.items():
+                t.attrs[k] = v
+
+            def mk(name, tail, dtype):
+                return t.create_dataset(name, shape=(0, s, *tail), maxshape=(None, s, *tail), dtype=dtype,
+                                        chunks=(256, s, *tail))
+
+            self._truth = {
+                "position": mk("position", (3,), "float64"),
+                "pixel": mk("pixel", (2,), "float64"),
+                "visible": mk("visible", (), "bool"),
+                "active": mk("active", (), "bool"),
+                "level_db": mk("level_db", (), "float32"),
+            }
+        # From here on the file is always consistent on disk for readers (and after a crash).
+        f.swmr_mode = True
+        self._last_flush = time.monotonic()
+        self._unflushed = 0
+        self._closed = False
+
+    # -- writing ---------------------------------------------------------------------------
+    @property
+    def n_samples(self) -> int:
+        return self._final[0] if self._closed else self._audio.shape[0]
+
+    @property
+    def n_frames(self) -> int:
+        return self._final[1] if self._closed else self._frames.shape[0]
+
+    @staticmethod
+    def _append(ds, data) -> None:
+        n = ds.shape[0]
+        ds.resize(n + len(data), axis=0)
+        ds[n:] = data
+
+    def write_audio(self, block: np.ndarray) -> None:
+        """Append (n, channels) samples (converted to float32)."""
+        block = np.asarray(block, dtype=np.float32)
+        if block.ndim != 2 or block.shape[1] != self.n_channels:
+            raise AcamError(f"{self.path}: audio block must have shape (n, {self.n_channels}), got {block.shape}")
+        self._append(self._audio, block)
+        self._unflushed += len(block)
+        self._maybe_flush()
+
+    def write_gap(self, start: int, length: int) -> None:
+        """Record lost audio: `length` samples starting at sample `start` (already zero-filled)."""
+        self._append(self._gaps, np.array([[start, length]], dtype=np.int64))
+
+    def write_frames(self, frames: np.ndarray, sample_index: np.ndarray, truth: dict | None = None) -> None:
+        """Append video frames (k, H, W, 3) uint8 RGB with their audio-clock sample indices (k,),
+        and, for simulated sessions, their ground truth: a dict of arrays with a leading k axis
+        (position (k,S,3), pixel (k,S,2), visible (k,S), active (k,S), level_db (k,S))."""
+        frames = np.asarray(frames)
+        sample_index = np.atleast_1d(np.asarray(sample_index, dtype=np.int64))
+        if frames.ndim == 3:
+            frames = frames[None]
+        if frames.shape[1:] != self._frames.shape[1:] or frames.dtype != np.uint8:
+            raise AcamError(f"{self.path}: frames must be uint8 {self._frames.shape[1:]}, got {frames.dtype} {frames.shape[1:]}")
+        if len(sample_index) != len(frames):
+            raise AcamError(f"{self.path}: {len(frames)} frames but {len(sample_index)} timestamps")
+        if (self._truth is None) != (truth is None):
+            raise AcamError(f"{self.path}: ground truth must be given exactly when the session was opened with source labels")
+        if truth is not None:
+            for k, ds in self._truth.items():
+                self._append(ds, np.asarray(truth[k]).reshape((len(frames),) + ds.shape[1:]))
+        self._append(self._fsi, sample_index)
+        self._append(self._ft, sample_index / self.sample_freq)
+        self._append(self._frames, frames)
+        self._maybe_flush()
+
+    def _maybe_flush(self) -> None:
+        if self._unflushed >= self.sample_freq * self.flush_interval or (
+            time.monotonic() - self._last_flush >= self.flush_interval
+        ):
+            self.flush()
+
+    def flush(self) -> None:
+        """Make everything written so far durable and visible to readers."""
+        self._f.flush()
+        self._last_flush = time.monotonic()
+        self._unflushed = 0
+
+    # -- closing ---------------------------------------------------------------------------
+    def close(self, stop_reason: str = "completed", clean: bool = True, attrs: dict | None = None) -> None:
+        """Close the file; with ``clean`` mark it as closed cleanly, recording why it stopped.
+        ``attrs``: final root attributes (e.g. capture statistics), JSON-encoded when not plain."""
+        if self._closed:
+            return
+        self._final = (self._audio.shape[0], self._frames.shape[0])
+        self._closed = True
+        self._f.flush()
+        self._f.close()
+        # SWMR mode forbids attribute writes, so the clean flag goes in after a normal reopen:
+        # a writer dying in between leaves the flag False, which is the truth.
+        with h5py.File(self.path, "r+") as f:
+            f.attrs["stop_reason"] = stop_reason
+            for k, v in (attrs or {}).items():
+                f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
+            if clean:
+                f.attrs["closed_cleanly"] = 1
+
+    def __enter__(self) -> "SessionWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.close("completed")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.close("interrupted (SIGINT)")
+        else:
+            self.close(f"error: {exc_type.__name__}: {exc}", clean=False)
+        return False
+
+
+# -- reading -------------------------------------------------------------------------------
+@dataclass
+class Truth:
+    """Ground truth of a simulated session, per video frame and source, describing the stretch
+    of sound each frame's acoustic image analyses (``window``: its length, alignment, taper and
+    the activity threshold; see :mod:`acoustic_camera.framing`).
+
+    ``level_db`` is the source's direct sound at the array's reference point (the array-frame
+    origin) in that window, dB SPL, window-weighted mean square (-inf: silent throughout);
+    ``active`` is ``level_db`` above the source's nominal level at its distance plus
+    ``window['active_threshold_db']``. Files of schema v1 have ``level_db`` None and ``window``
+    None: their activity covered [s_k, s_k+1) of the dry source signal, not the analysed window.
+    """
+
+    labels: tuple[str, ...]
+    position: np.ndarray  # (frames, S, 3) array frame, metres, at the frame's timestamp
+    pixel: np.ndarray  # (frames, S, 2) video pixels (u, v)
+    visible: np.ndarray  # (frames, S) inside the picture
+    active: np.ndarray  # (frames, S) sounding in the frame's analysed window
+    level_db: np.ndarray | None = None  # (frames, S) direct-sound level at the array, dB SPL
+    window: dict | None = None  # window_samples, window_alignment, window, active_threshold_db, levels_pa
+
+
+@dataclass
+class Session:
+    """An open session file. Audio is read lazily (``audio()``); use as a context manager."""
+
+    path: Path
+    file: h5py.File = field(repr=False)
+    sample_freq: float
+    n_samples: int
+    n_channels: int
+    geometry: ArrayGeometry
+    camera: Camera
+    video_fps: float
+    frame_sample_index: np.ndarray
+    metadata: dict
+    closed_cleanly: bool
+    stop_reason: str
+    schema_version: int
+    audio_gaps: np.ndarray
+    truth: Truth | None
+    opened_after_crash: bool = False
+
+    @property
+    def duration(self) -> float:
+        return self.n_samples / self.sample_freq
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frame_sample_index)
+
+    @property
+    def frame_time(self) -> np.ndarray:
+        return self.frame_sample_index / self.sample_freq
+
+    def audio(self, start: int = 0, stop: int | None = None, channel: int | None = None) -> np.ndarray:
+        """Samples [start, stop) as float32 (n, channels), or (n,) of one ``channel`` (read
+        alone: half the time of reading every channel and picking one)."""
+        stop = self.n_samples if stop is None else min(stop, self.n_samples)
+        if channel is None:
+            return self.file["time_data"][max(start, 0):stop]
+        return self.file["time_data"][max(start, 0):stop, int(channel)]
+
+    def frame(self, i: int) -> np.ndarray:
+        """Video frame i, uint8 (H, W, 3) RGB."""
+        if not 0 <= i < self.n_frames:
+            raise AcamError(f"{self.path}: frame {i}: the session has frames 0..{self.n_frames - 1}")
+        return self.file["video/frames"][i]
+
+    def time_data_sha256(self) -> str:
+        """SHA-256 of ``/time_data`` (float32 rows in order): how acoustic and calibration files
+        name the audio they came from."""
+        h = AudioHasher()
+        step = 65536
+        for a in range(0, self.n_samples, step):
+            h.update(a, self.audio(a, a + step))
+        return h.hexdigest()
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> "Session":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class AudioHasher:
+    """SHA-256 of /time_data fed by blocks as a pipeline reads them: blocks may overlap or
+    repeat (frame windows do); each sample is hashed once, in order. :meth:`missing` tells what
+    was never read (read it and :meth:`update` before :meth:`hexdigest`)."""
+
+    def __init__(self):
+        self._h = hashlib.sha256()
+        self.done = 0
+
+    def update(self, start: int, block: np.ndarray) -> None:
+        end = start + len(block)
+        if start <= self.done < end:
+            self._h.update(np.ascontiguousarray(block[self.done - start:], dtype=np.float32).tobytes())
+            self.done = end
+
+    def missing(self, n_samples: int) -> tuple[int, int] | None:
+        return (self.done, n_samples) if self.done < n_samples else None
+
+    def hexdigest(self) -> str:
+        return self._h.hexdigest()
+
+
+def open_session(path: str | Path) -> Session:
+    """Open and validate a session file. Raises :class:`SessionFormatError` (one line naming
+    the file, the field and what was expected) when it does not follow the schema."""
+    path = Path(path)
+    f, after_crash = open_h5(path, SessionFormatError, "an acam session file (.h5)", swmr_fallback=True)
+    try:
+        return _read(path, f, after_crash)
+    except BaseException:
+        f.close()
+        raise
+
+
+def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
+    a = f.attrs
+    if a.get("acam_schema") is None and "time_data" in f:
+        raise SessionFormatError(path, "root attribute acam_schema", f"'{SCHEMA_NAME}'",
+                                 "none (plain Acoular time data, not an acam session)")
+    from .acoustic import SCHEMA_NAME as ACOUSTIC_SCHEMA  # here: the acoustic format builds on this one
+
+    if a.get("acam_schema") == ACOUSTIC_SCHEMA:
+        raise SessionFormatError(path, "root attribute acam_schema", f"'{SCHEMA_NAME}'",
+                                 f"'{ACOUSTIC_SCHEMA}' (an acoustic-image file: give the session it was made from)")
+    version = schema_version(f, path, SessionFormatError, SCHEMA_NAME, SCHEMA_VERSION)
+
+    td = dataset(f, path, SessionFormatError, "time_data", 2, np.float32)
+    sf = td.attrs.get("sample_freq")
+    try:
+        sf = float(sf)
+    except (TypeError, ValueError):
+        raise SessionFormatError(path, "/time_data attribute sample_freq", "a positive number", repr(sf)) from None
+    if not sf > 0:
+        raise SessionFormatError(path, "/time_data attribute sample_freq", "a positive number", repr(sf))
+    n_samples, n_ch = td.shape
+
+    pos = dataset(f, path, SessionFormatError, "array/positions", 2, None, (3,))
+    if pos.shape[0] != n_ch:
+        raise SessionFormatError(path, "/array/positions", f"{n_ch} rows, one per channel of /time_data", f"{pos.shape[0]}")
+    names = [n.decode() if isinstance(n, bytes) else str(n) for n in dataset(f, path, SessionFormatError, "array/names", 1, None)[()]]
+    bad = dataset(f, path, SessionFormatError, "array/bad", 1, None)[()]
+    if len(names) != n_ch or len(bad) != n_ch:
+        raise SessionFormatError(path, "/array/names, /array/bad", f"{n_ch} entries", f"{len(names)}, {len(bad)}")
+    geometry = ArrayGeometry(pos[()], tuple(names), bad.astype(bool), str(f["array"].attrs.get("name", "array")))
+
+    if "camera" not in f:
+        raise SessionFormatError(path, "/camera", "a group with the camera model", "nothing")
+    missing = [k for k in _CAMERA_KEYS if k not in f["camera"].attrs]
+    if missing:
+        raise SessionFormatError(path, "/camera attributes", ", ".join(_CAMERA_KEYS), f"missing {', '.join(missing)}")
+    try:
+        camera = Camera.from_dict({k: f["camera"].attrs[k] for k in _CAMERA_KEYS})
+    except AcamError as exc:
+        raise SessionFormatError(path, "/camera", "a valid camera model", str(exc)) from None
+
+    frames = dataset(f, path, SessionFormatError, "video/frames", 4, np.uint8)
+    if frames.shape[1:] != (camera.height, camera.width, 3):
+        raise SessionFormatError(path, "/video/frames", f"uint8 (n, {camera.height}, {camera.width}, 3) as /camera says", str(frames.shape))
+    fsi = dataset(f, path, SessionFormatError, "video/sample_index", 1, np.int64)[()]
+    n_frames = min(len(fsi), frames.shape[0])
+    clean = bool(a.get("closed_cleanly", False))
+    if clean and (len(fsi) != frames.shape[0]):
+        raise SessionFormatError(path, "/video/sample_index", f"{frames.shape[0]} timestamps, one per frame", str(len(fsi)))
+    fsi = fsi[:n_frames]
+    if n_frames > 1 and np.any(np.diff(fsi) <= 0):
+        raise SessionFormatError(path, "/video/sample_index", "strictly increasing sample indices", "a non-increasing sequence")
+
+    gaps = dataset(f, path, SessionFormatError, "audio_gaps", 2, None, (2,))[()] if "audio_gaps" in f else np.zeros((0, 2), np.int64)
+
+    truth = None
+    if "truth" in f:
+        t = f["truth"]
+        labels = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in t.attrs.get("labels", []))
+        s = len(labels)
+        names = [("position", (s, 3)), ("pixel", (s, 2)), ("visible", (s,)), ("active", (s,))]
+        if version >= 2:
+            names.append(("level_db", (s,)))
+        arrays = {}
+        for name, tail in names:
+            ds = dataset(f, path, SessionFormatError, f"truth/{name}", 1 + len(tail), None, tail)
+            arrays[name] = ds[:n_frames]
+            if len(arrays[name]) < n_frames:
+                raise SessionFormatError(path, f"/truth/{name}", f"{n_frames} frames", str(len(arrays[name])))
+        window = None
+        if version >= 2:
+            missing = [k for k in TRUTH_WINDOW_ATTRS if k not in t.attrs]
+            if missing:
+                raise SessionFormatError(path, "/truth attributes", ", ".join(TRUTH_WINDOW_ATTRS), f"missing {', '.join(missing)}")
+            window = {k: (t.attrs[k].tolist() if isinstance(t.attrs[k], np.ndarray) else t.attrs[k]) for k in TRUTH_WINDOW_ATTRS}
+            window["window_alignment"] = str(window["window_alignment"])
+            window["window"] = str(window["window"])
+        truth = Truth(labels=labels, window=window, **arrays)
+
+    try:
+        fps = float(a.get("video_fps"))
+    except (TypeError, ValueError):
+        fps = float("nan")
+    if not fps > 0:
+        raise SessionFormatError(path, "root attribute video_fps", "a positive number (frames per second)", repr(a.get("video_fps")))
+
+    metadata = {k: str(a.get(k, "")) for k in METADATA_KEYS}
+    try:
+        metadata.update(json.loads(a.get("extra_json", "{}")))
+    except (TypeError, ValueError):
+        raise SessionFormatError(path, "root attribute extra_json", "a JSON object", "unparsable text") from None
+    if "capture_stats_json" in a:
+        try:
+            metadata["capture_stats"] = json.loads(a["capture_stats_json"])
+        except (TypeError, ValueError):
+            raise SessionFormatError(path, "root attribute capture_stats_json", "a JSON object", "unparsable text") from None
+    metadata["software_version"] = str(a.get("software_version", ""))
+    metadata["created_utc"] = str(a.get("created_utc", ""))
+
+    return Session(
+        path=path, file=f, sample_freq=sf, n_samples=n_samples, n_channels=n_ch, geometry=geometry,
+        camera=camera, video_fps=fps, frame_sample_index=fsi, metadata=metadata,
+        closed_cleanly=clean, stop_reason=str(a.get("stop_reason", "")), schema_version=version,
+        audio_gaps=np.asarray(gaps, dtype=np.int64), truth=truth, opened_after_crash=after_crash,
+    )
+

@@ -1,0 +1,116 @@
+"""Where simulated sources are: static places and walking paths, in the array frame.
+
+A source spec string is ``LABEL[:static|:walk][@X,Y,Z]``, e.g. ``clapping``,
+``speech:walk``, ``whistling@0.5,-0.2,3``: a sound class, how it moves, and optionally its
+(starting) position in metres in the array frame (x right, y down, z forward).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..array.camera import Camera
+from ..catalog import MOTIONS
+from ..errors import AcamError
+
+WALK_SPEED = 1.2  # m/s, a leisurely walk
+DEPTH_RANGE = (2.0, 5.0)  # metres in front of the array
+HEIGHT_RANGE = (-0.5, 0.6)  # array-frame y (down): roughly hands to mouth height of a person
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One simulated source: sound class, motion, optional position, level at 1 m (Pa)."""
+
+    label: str
+    motion: str = "static"
+    position: tuple[float, float, float] | None = None
+    level_pa: float | None = None
+    speed: float = WALK_SPEED
+
+    @classmethod
+    def parse(cls, text: str) -> "SourceSpec":
+        text = text.strip()
+        pos = None
+        if "@" in text:
+            text, _, p = text.partition("@")
+            try:
+                pos = tuple(float(v) for v in p.split(","))
+            except ValueError:
+                pos = ()
+            if len(pos) != 3:
+                raise AcamError(f"source {text!r}: position must be X,Y,Z in metres, got {p!r}")
+        label, _, motion = text.partition(":")
+        motion = motion or "static"
+        if motion not in MOTIONS:
+            raise AcamError(f"source {label!r}: motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
+        return cls(label=label, motion=motion, position=pos)
+
+
+def parse_sources(text: str) -> tuple[SourceSpec, ...]:
+    """Comma-separated specs; commas inside a position belong to it."""
+    specs, cur = [], ""
+    for part in text.split(","):
+        if cur and "@" in cur and cur.count(",") < 2:
+            cur += "," + part
+        else:
+            if cur:
+                specs.append(cur)
+            cur = part
+    if cur:
+        specs.append(cur)
+    return tuple(SourceSpec.parse(s) for s in specs if s.strip())
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """Piecewise-linear path: positions (K, 3) at times (K,) seconds; held after the end."""
+
+    times: np.ndarray
+    points: np.ndarray
+
+    def position(self, t: float | np.ndarray) -> np.ndarray:
+        t = np.asarray(t, dtype=np.float64)
+        return np.stack([np.interp(t, self.times, self.points[:, i]) for i in range(3)], axis=-1)
+
+    @property
+    def is_static(self) -> bool:
+        return len(self.times) == 1 or bool(np.all(self.points == self.points[0]))
+
+
+def random_visible_point(camera: Camera, rng: np.random.Generator, inside=lambda p: True) -> np.ndarray:
+    """A point in front of the camera, inside the central 80% of the picture, at a plausible
+    height and depth, and accepted by `inside` (e.g. the room)."""
+    for _ in range(1000):
+        z = rng.uniform(*DEPTH_RANGE)
+        y = rng.uniform(*HEIGHT_RANGE)
+        u = rng.uniform(0.1, 0.9) * camera.width
+        ray = camera.backproject(np.array([u, camera.cy]), z)
+        p = np.array([ray[0], y, z])
+        uv, front = camera.project(p)
+        inner = (0.1 * camera.width <= uv[0] <= 0.9 * camera.width) and (0.1 * camera.height <= uv[1] <= 0.9 * camera.height)
+        if front and inner and inside(p):
+            return p
+    raise AcamError("could not place a source inside the picture and the room")
+
+
+def make_trajectory(spec: SourceSpec, camera: Camera, duration: float, rng: np.random.Generator,
+                    inside=lambda p: True) -> Trajectory:
+    """A static position or a walk between random visible points at `spec.speed`, with pauses."""
+    start = np.array(spec.position, dtype=np.float64) if spec.position else random_visible_point(camera, rng, inside)
+    if spec.motion == "static":
+        return Trajectory(np.array([0.0]), start[None, :])
+    times, points, t, p = [0.0], [start], 0.0, start
+    while t < duration + 1.0:
+        q = random_visible_point(camera, rng, inside)
+        t += float(np.linalg.norm(q - p)) / spec.speed
+        times.append(t)
+        points.append(q)
+        if rng.random() < 0.3:  # stop for a moment, as people do
+            t += rng.uniform(0.5, 2.0)
+            times.append(t)
+            points.append(q)
+        p = q
+    return Trajectory(np.array(times), np.array(points))

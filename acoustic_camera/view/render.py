@@ -1,0 +1,244 @@
+"""Acoustic images over the video: overlay frames, PNGs and MP4 files.
+
+Each frame's band energy (dB) is upsampled smoothly (bicubic, cell centres on the acoustic
+grid's pixel-block centres) to the video resolution, mapped through a perceptual colormap
+(inferno) over a dynamic range below the frame's (or the session's) maximum, blended over the
+picture with transparency fading in from the floor, and labelled with a colour bar giving the
+dB scale and the band. MP4s are H.264 (yuv420p) through imageio-ffmpeg's bundled ffmpeg, which
+browsers and common players play; OpenCV's MPEG-4 Part 2 writer is the fallback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+
+from ..beamform.features import band_energy_db
+from ..constants import ENERGY_BAND
+from ..errors import AcamError
+from ..framing import frame_windows
+from ..io.acoustic import acoustic_path_for, open_acoustic
+from ..io.atomic import atomic_output, check_output
+from ..io.session import Session, open_session
+
+COLORMAP = cv2.COLORMAP_INFERNO
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How overlays look. ``reference``: 'frame' (each frame's maximum) or 'session' (the
+    session's maximum) is the top of the dB scale; ``dynamic_range_db`` below it is the floor."""
+
+    dynamic_range_db: float = 12.0
+    reference: str = "frame"
+    alpha: float = 0.65
+    band: tuple = ENERGY_BAND
+    side_by_side: bool = False
+    truth: bool = False
+    colorbar: bool = True
+
+
+def _band_label(band) -> str:
+    lo, hi = band
+    return f"{lo:g}-{hi:g} Hz" if hi else f">= {lo:g} Hz"
+
+
+class EnergySource:
+    """Per-frame band-energy maps (rows, cols) in dB for a session: from an acoustic file's
+    ``/energy_db`` (band as stored) or ``/volumes`` (any band), or beamformed on the fly."""
+
+    def __init__(self, session: Session, acoustic: str | Path | None, band, backend: str = "auto", batch: int = 24):
+        self.session, self.band, self.backend, self.batch = session, tuple(band), backend, batch
+        self._a = None
+        if acoustic is not None:
+            self._a = a = open_acoustic(acoustic, session)
+            if a.volumes is not None:
+                self.mode = "volumes"
+            elif a.energy_db is not None and a.band == self.band:
+                self.mode = "energy"
+            else:
+                a.close()
+                raise AcamError(f"{a.path}: /volumes: expected full volumes, or /energy_db for the band {_band_label(self.band)}; "
+                                f"found {'energy for ' + _band_label(a.band) if a.energy_db is not None else 'neither'} "
+                                "(re-run `acam beamform --features volumes`, or ask for the stored band)")
+            self.grid_shape = (a.grid.rows, a.grid.cols)
+            self.freqs = a.frequencies
+        else:
+            from ..beamform.beamformer import Beamformer
+
+            self.mode = "beamform"
+            self._bf = Beamformer(session.geometry, session.camera, session.sample_freq, backend=backend)
+            self.grid_shape = self._bf.grid.shape
+            self.freqs = self._bf.freqs
+
+    def frames(self, indices=None) -> Iterator[tuple[int, np.ndarray]]:
+        s = self.session
+        idx = np.arange(s.n_frames) if indices is None else np.asarray(indices)
+        for b0 in range(0, len(idx), self.batch):
+            ks = idx[b0:b0 + self.batch]
+            if self.mode == "energy":
+                e = self._a.energy_db[ks[0]:ks[-1] + 1][ks - ks[0]]
+            elif self.mode == "volumes":
+                e = band_energy_db(self._a.volumes[ks[0]:ks[-1] + 1][ks - ks[0]].astype(np.float32), self.freqs, self.band)
+            else:
+                from ..beamform.spectra import gather_frames
+
+                starts, _ = frame_windows(s.frame_sample_index[ks], self._bf.nfft, s.n_samples)
+                vol = self._bf(gather_frames(s.audio, starts, self._bf.nfft, s.n_samples, s.n_channels))
+                e = band_energy_db(vol, self.freqs, self.band)
+            for k, m in zip(ks, e):
+                yield int(k), m
+
+    def close(self):
+        if self._a is not None:
+            self._a.close()
+
+
+def colorize(energy_db: np.ndarray, size: tuple[int, int], top: float, opts: RenderOptions) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, cols) dB -> (H, W, 3) RGB colours and (H, W) opacity in [0, alpha]."""
+    w, h = size
+    up = cv2.resize(energy_db.astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    floor = top - opts.dynamic_range_db
+    level = np.clip((up - floor) / opts.dynamic_range_db, 0.0, 1.0)
+    rgb = cv2.applyColorMap((level * 255).astype(np.uint8), COLORMAP)[:, :, ::-1]
+    # transparent below the floor, fading in over the lowest quarter of the range
+    alpha = opts.alpha * np.clip(level * 4.0, 0.0, 1.0)
+    return rgb, alpha
+
+
+def _colorbar(img: np.ndarray, top: float, opts: RenderOptions) -> None:
+    h, w = img.shape[:2]
+    bh, bw = int(h * 0.45), max(10, w // 50)
+    x0, y0 = w - bw - 58, (h - bh) // 2
+    ramp = np.linspace(1, 0, bh)[:, None].repeat(bw, 1)
+    bar = cv2.applyColorMap((ramp * 255).astype(np.uint8), COLORMAP)[:, :, ::-1]
+    img[y0:y0 + bh, x0:x0 + bw] = bar
+    cv2.rectangle(img, (x0 - 1, y0 - 1), (x0 + bw, y0 + bh), (255, 255, 255), 1)
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    for frac, val in ((0.0, top), (0.5, top - opts.dynamic_range_db / 2), (1.0, top - opts.dynamic_range_db)):
+        y = int(y0 + frac * bh)
+        cv2.putText(img, f"{val:.0f} dB", (x0 + bw + 4, y + 4), font, 0.38, (0, 0, 0), 3, cv2.LINE_AA)
+        cv2.putText(img, f"{val:.0f} dB", (x0 + bw + 4, y + 4), font, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
+    label = _band_label(opts.band)
+    cv2.putText(img, label, (x0 - 40, y0 - 8), font, 0.38, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(img, label, (x0 - 40, y0 - 8), font, 0.38, (255, 255, 255), 1, cv2.LINE_AA)
+
+
+def overlay_frame(frame: np.ndarray, energy_db: np.ndarray, top: float, opts: RenderOptions,
+                  truth_pixels: np.ndarray | None = None) -> np.ndarray:
+    """One picture: RGB frame (H, W, 3) with the energy map blended over it (and, with
+    ``side_by_side``, the video, the acoustic image and the overlay next to each other)."""
+    h, w = frame.shape[:2]
+    rgb, alpha = colorize(energy_db, (w, h), top, opts)
+    a = alpha[:, :, None]
+    out = (frame.astype(np.float32) * (1 - a) + rgb.astype(np.float32) * a).round().astype(np.uint8)
+    if truth_pixels is not None:
+        for u, v in np.asarray(truth_pixels).reshape(-1, 2):
+            if np.isfinite(u) and np.isfinite(v):
+                cv2.drawMarker(out, (int(round(u)), int(round(v))), (0, 255, 0), cv2.MARKER_TILTED_CROSS, 18, 2, cv2.LINE_AA)
+    if opts.colorbar:
+        _colorbar(out, top, opts)
+    if opts.side_by_side:
+        out = np.concatenate([frame, rgb, out], axis=1)
+    return np.ascontiguousarray(out)
+
+
+class _Mp4Writer:
+    def __init__(self, path: Path, size: tuple[int, int], fps: float):
+        self.path = path
+        try:
+            import imageio_ffmpeg
+
+            self._gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+                                                    quality=7, macro_block_size=2, ffmpeg_log_level="error")
+            self._gen.send(None)
+            self._cv = None
+        except ImportError:
+            self._gen = None
+            self._cv = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+            if not self._cv.isOpened():
+                raise AcamError(f"{path}: OpenCV cannot write MP4 here (install imageio-ffmpeg)")
+
+    def write(self, rgb: np.ndarray) -> None:
+        if self._gen is not None:
+            self._gen.send(np.ascontiguousarray(rgb).tobytes())
+        else:
+            self._cv.write(rgb[:, :, ::-1])
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+        else:
+            self._cv.release()
+
+
+def write_png(path, rgb: np.ndarray, overwrite: bool = False) -> None:
+    """An RGB picture as PNG (or any format OpenCV infers from the suffix), atomically."""
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[:, :, ::-1])):
+            raise AcamError(f"{path}: OpenCV cannot write this picture format (use .png or .jpg)")
+
+
+def _session_top(src: EnergySource) -> float:
+    return max(float(np.max(e)) for _, e in src.frames())
+
+
+def render(session_path, *, out: str | Path | None = None, png: str | Path | None = None, frame: int | None = None,
+           acoustic: str | Path | None = None, opts: RenderOptions = RenderOptions(), backend: str = "auto",
+           overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> dict:
+    """Render an overlay MP4 (``out``) of every frame and/or one frame as a PNG (``png`` with
+    ``frame``). ``acoustic``: an ``acam beamform`` output (default: SESSION.acoustic.h5 if it
+    exists, else the energy is beamformed on the fly)."""
+    if opts.reference not in ("frame", "session"):
+        raise AcamError(f"reference must be 'frame' or 'session', got {opts.reference!r}")
+    if opts.dynamic_range_db <= 0:
+        raise AcamError(f"dynamic range must be positive dB, got {opts.dynamic_range_db}")
+    if out is None and png is None:
+        raise AcamError("nothing to render: give --out FILE.mp4 and/or --png FILE.png")
+    session_path = Path(session_path)
+    for p in (out, png):
+        if p is not None:
+            check_output(p, overwrite, inputs=(session_path, acoustic))
+    if acoustic is None:
+        default = acoustic_path_for(session_path)
+        acoustic = default if default.exists() else None
+    result = {}
+    with open_session(session_path) as s:
+        if opts.truth and s.truth is None:
+            raise AcamError(f"{session_path}: --truth needs a simulated session with /truth")
+        src = EnergySource(s, acoustic, opts.band, backend)
+        try:
+            top_session = _session_top(src) if opts.reference == "session" else None
+            truth = s.truth.pixel if (opts.truth and s.truth is not None) else None
+
+            def picture(k, e):
+                top = top_session if top_session is not None else float(np.max(e))
+                return overlay_frame(s.frame(k), e, top, opts, truth[k] if truth is not None else None)
+
+            if png is not None:
+                k = 0 if frame is None else frame
+                if not 0 <= k < s.n_frames:
+                    raise AcamError(f"--frame {k}: the session has frames 0..{s.n_frames - 1}")
+                (_, e), = list(src.frames([k]))
+                write_png(png, picture(k, e), overwrite=overwrite)
+                result["png"] = str(png)
+            if out is not None:
+                w = s.camera.width * (3 if opts.side_by_side else 1)
+                with atomic_output(out, overwrite=overwrite, inputs=(session_path, acoustic)) as tmp:
+                    writer = _Mp4Writer(tmp, (w, s.camera.height), s.video_fps)
+                    try:
+                        for k, e in src.frames():
+                            writer.write(picture(k, e))
+                            if progress:
+                                progress(k + 1, s.n_frames)
+                    finally:
+                        writer.close()
+                result.update(mp4=str(out), frames=s.n_frames, fps=s.video_fps, size=(w, s.camera.height))
+            result["energy_from"] = src.mode
+        finally:
+            src.close()
+    return result
