@@ -56,6 +56,17 @@ def model_sessions(specs):
 
 
 @pytest.fixture(scope="session")
+def dualcamnet_teacher(models_dataset, tmp_path_factory):
+    """DualCamNet trained once (4 epochs) on the models' dataset: (checkpoint path, metrics)."""
+    from acoustic_camera.models.train import TrainConfig, train
+
+    out = tmp_path_factory.mktemp("dualcamnet")
+    m = train(TrainConfig(role="teacher", model="dualcamnet", epochs=4, batch_size=16, seed=0), models_dataset["train"],
+              out, progress=False)
+    return out / "best.pt", m
+
+
+@pytest.fixture(scope="session")
 def models_dataset(tmp_path_factory):
     """The models' small simulated dataset on the DualCam array (anechoic, 3 classes): nine 20-s
     training sessions in ``train/`` and three 10-s held-out sessions (other seeds) in ``heldout/``.

@@ -24,13 +24,11 @@ def test_map_target_and_hint_loss_by_hand():
 
 
 @pytest.mark.slow
-def test_localizer_with_teacher_hints_finds_the_source(models_dataset, tmp_path):
+def test_localizer_with_teacher_hints_finds_the_source(models_dataset, dualcamnet_teacher, tmp_path):
     from acoustic_camera.models.localization import LocalizeConfig, evaluate_localizer, train_localizer
-    from acoustic_camera.models.train import TrainConfig, train
 
     pairs = models_dataset["train"]
-    train(TrainConfig(role="teacher", model="dualcamnet", epochs=2, batch_size=16), pairs, tmp_path / "t", progress=False)
-    m = train_localizer(LocalizeConfig(epochs=10, map_hint=1.0, audio_teacher=str(tmp_path / "t" / "best.pt")),
+    m = train_localizer(LocalizeConfig(epochs=10, map_hint=1.0, audio_teacher=str(dualcamnet_teacher[0])),
                         pairs, tmp_path / "loc", progress=False)
     h = m["history"]
     assert h[-1]["map_hint"] < 0.5 * h[0]["map_hint"] and all(np.isfinite(e["nce"]) for e in h)
