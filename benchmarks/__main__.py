@@ -9,33 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
+from benchmarks.measure import machine_info, machine_line
+
 RESULTS = Path(__file__).parent / "results"
-
-
-def machine_info() -> dict:
-    import numba
-    import numpy as np
-
-    info = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
-            "machine": platform.machine(), "cpus": os.cpu_count(), "numba_threads": numba.get_num_threads(),
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "")}
-    try:
-        with open("/proc/cpuinfo") as f:
-            info["cpu"] = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
-    except OSError:
-        info["cpu"] = platform.processor()
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas"] = [f"{i['internal_api']} {i.get('version', '')} {i.get('architecture', '')}" for i in threadpool_info()]
-    except Exception:  # threadpoolctl is optional here: the report just lacks the line
-        pass
-    return info
 
 
 def main(argv=None):
@@ -78,20 +57,14 @@ def main(argv=None):
     print("== simulator ==")
     out["simulator"] = bench_simulator.main(["--duration", "2" if args.quick else "10", "--repeats", "1" if args.quick else "2"]
                                             + (["--scenarios", "indoor"] if args.quick else []))
-    m = out["machine"]
-    head = (f"## acam benchmarks ({out['time']})\n\n{m.get('cpu', '')}, {m['cpus']} CPUs, numba {m['numba']} "
-            f"({m['numba_threads']} threads), numpy {m['numpy']}, BLAS: {'; '.join(m.get('blas', []))}"
-            f"{', OPENBLAS_CORETYPE=' + m['OPENBLAS_CORETYPE'] if m['OPENBLAS_CORETYPE'] else ''}\n")
-    kern = ["### Kernels (DualCam shapes: 128 mics, 36x48, 512 bins)", "",
-            "| kernel | volumes/s | GFLOP/s | ratio to GEMM peak |", "|---|---:|---:|---:|"]
-    peak = out["kernels"][0]["gflops"]
-    for r in out["kernels"]:
-        kern.append(f"| {r['name']} | skipped: {r['skipped']} | | |" if "skipped" in r else
-                    f"| {r['name']} | {r['volumes_per_s']:.1f} | {r['gflops']:.1f} | {r['gflops'] / peak:.2f} |")
+    from benchmarks.bench_beamform import markdown as kernels_markdown
+
+    head = f"## acam benchmarks ({out['time']})\n\n{machine_line(out['machine'])}, numpy {out['machine']['numpy']}\n"
+    kern = "### Kernels (DualCam shapes: 128 mics, 36x48, 512 bins)\n\n" + kernels_markdown(out["kernels"])
     sim = ["### Simulator (10 s, one walking source, 128 mics)" if not args.quick else "### Simulator", "",
            "| scenario | real-time factor (with file) |", "|---|---:|"]
     sim += [f"| {r['scenario']} | {r['realtime_factor']:.2f}x |" for r in out["simulator"]]
-    report = "\n\n".join([head, "\n".join(kern), *sections, "\n".join(sim)]) + "\n"
+    report = "\n\n".join([head, kern, *sections, "\n".join(sim)]) + "\n"
     out["seconds"] = time.perf_counter() - t0
     (RESULTS / f"summary{tag}.md").write_text(report)
     (RESULTS / f"summary{tag}.json").write_text(json.dumps(out, indent=2, default=str))

@@ -36,8 +36,8 @@ k / 2 on the DC bin (acam does not double DC; Acoular does). The benchmark also 
 by least squares and reports both.
 
 Timing: acam (``backend='numba'``) end to end from raw samples, ``bf(samples)`` on a batch of
-frames, median of repeats after a warm-up call. Acoular per frame: new TimeSamples,
-PowerSpectra and BeamformerBase (its caches are keyed on a checksum of the first sample row
+frames, best of repeats after a warm-up call (as in every acam benchmark, benchmarks/measure.py).
+Acoular per frame: new TimeSamples, PowerSpectra and BeamformerBase (its caches are keyed on a checksum of the first sample row
 only, so reusing one object for every frame is not safe), the CSM (Acoular computes all 513
 bins of it, whatever is asked) and the beamformer for bins 0 .. 511; the steering object (its
 distance tables) is shared between frames, as it would be. In ``--quick`` mode the beamformer
@@ -66,7 +66,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_beamform import timeit_median
+from benchmarks.measure import best_seconds
 
 RESULTS = Path(__file__).parent / "results"
 SAMPLE_FREQ = 12000.0
@@ -229,7 +229,7 @@ def compare(frames: int = 4, quick: bool = False, *, steering: str = "classic", 
     acam_by_threads = {}
     for nt in thread_options:
         numba.set_num_threads(nt)
-        acam_by_threads[nt] = batch / timeit_median(lambda: bf(acam_samples), repeats)
+        acam_by_threads[nt] = batch / best_seconds(lambda: bf(acam_samples), repeats)
     numba.set_num_threads(threads)  # leave the process as import_acoular() left it
     acam_threads = max(acam_by_threads, key=acam_by_threads.get)
     acam_vps = acam_by_threads[acam_threads]

@@ -2,33 +2,28 @@
 
     python -m benchmarks.bench_scaling [--quick]
 
-Cost should grow as mics x points x bins (the work is 8 flops per complex multiply-add); the
-table gives GFLOP/s for each shape, so a constant column means linear scaling and a drop shows
-where it stops. Also volumes/s against batch size next to the complex-GEMM roofline, as a plot.
+Best of `repeats` per row. Cost should grow as mics x points x bins (the work is 8 flops per
+complex multiply-add); the table gives GFLOP/s for each shape, so a constant column means linear
+scaling and a drop shows where it stops. Also volumes/s against batch size next to the
+complex-GEMM roofline, as a plot.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
+
+from benchmarks.measure import best_seconds, gemm_peak
 
 RESULTS = Path(__file__).parent / "results"
 
 
 def _rate(bf, batch, repeats, rng):
     x = rng.standard_normal((batch, bf.nfft, bf.geometry.n_mics)).astype(np.float32)
-    bf(x)
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        bf(x)
-        ts.append(time.perf_counter() - t)
-    dt = statistics.median(ts)
+    dt = best_seconds(lambda: bf(x), repeats)
     m, (r, c, f) = int(bf.good.sum()), bf.volume_shape
     return batch / dt, 8 * m * r * c * f * batch / dt / 1e9
 
@@ -46,10 +41,10 @@ def run(quick=False, repeats=3):
 
     from acoustic_camera import Camera
     from acoustic_camera.beamform.beamformer import Beamformer
-    from benchmarks.bench_beamform import gemm_peak
 
     rng = np.random.default_rng(0)
     repeats = 1 if quick else repeats
+    peak = gemm_peak(2 if quick else 5)
     batch = 6 if quick else 24
     cam = Camera()
     rows = []
@@ -81,14 +76,10 @@ def run(quick=False, repeats=3):
     W = steering_table(np, bf.plan.tau, bf.plan.amp, bf.plan.freqs[:16])
     table_rows = []
     for b in ((1, 6) if quick else (1, 4, 12, 24, 48)):
-        Xb = np.ascontiguousarray(bf.spectra(rng.standard_normal((b, 1024, 128)).astype(np.float32))[:16])
-        block_power(np, W, Xb)
-        t = time.perf_counter()
-        for _ in range(repeats):
-            block_power(np, W, Xb)
-        dt = (time.perf_counter() - t) / repeats * 32
+        X = bf.spectra(rng.standard_normal((b, 1024, 128)).astype(np.float32))
+        Xb = np.ascontiguousarray(X[:, :, :16].transpose(2, 1, 0))  # (bins, mics, frames)
+        dt = best_seconds(lambda: block_power(np, W, Xb), repeats) * 32
         table_rows.append({"batch": b, "volumes_per_s": b / dt})
-    peak = gemm_peak(2 if quick else 5)
     return {"rows": rows, "numpy_table": table_rows, "gemm_peak_gflops": peak, "gflop_per_volume": 8 * 128 * 1728 * 512 / 1e9}
 
 

@@ -2,12 +2,12 @@
 
 A backend turns frame spectra into power volumes for a fixed :class:`Plan`:
 
-    power[n, p, f] = | sum_m  amp[p, m] * exp(+2j pi freqs[f] tau[p, m]) * X[f, m, n] |^2
+    power[n, p, f] = | sum_m  amp[p, m] * exp(+2j pi freqs[f] tau[p, m]) * X[n, m, f] |^2
 
-with X (bins, mics, frames) complex64, bin-major because per bin this is a (points x mics) by
-(mics x frames) complex matrix product, followed by |.|^2; power is (frames, points, bins)
-float32, the volume layout. The numpy
-backend is the readable reference and the specification; the others must agree with it.
+with X (frames, mics, bins) complex64, the FFT's own layout (per bin this is a (points x mics)
+by (mics x frames) complex matrix product, followed by |.|^2); power is (frames, points, bins)
+float32, the volume layout. The numpy backend is the readable reference and the specification;
+the others must agree with it.
 """
 
 from __future__ import annotations
@@ -59,17 +59,20 @@ class Plan:
         return float(self.freqs[1] - self.freqs[0]) if self.freqs.size > 1 else 0.0
 
     def check(self, X) -> None:
-        if X.ndim != 3 or X.shape[1] != self.n_mics or X.shape[0] != self.n_bins:
-            raise ValueError(f"spectra must be (bins={self.n_bins}, mics={self.n_mics}, frames), got {tuple(X.shape)}")
+        if X.ndim != 3 or X.shape[1] != self.n_mics or X.shape[2] != self.n_bins:
+            raise ValueError(f"spectra must be (frames, mics={self.n_mics}, bins={self.n_bins}), got {tuple(X.shape)}")
 
 
 class Backend(Protocol):
     name: str
 
     def power(self, plan: Plan, X) -> np.ndarray:
-        """(F, M, N) complex64 spectra -> (N, P, F) float32 power (numpy array, or the
+        """(N, M, F) complex64 spectra -> (N, P, F) float32 power (numpy array, or the
         backend's device array when it was given one)."""
         ...
+
+    # optional: ``prepare(plan)`` makes whatever the backend keeps per plan (tables, compiled
+    # kernels) ready ahead of the first call; the Beamformer calls it when a backend has it
 
 
 BACKENDS = ("numpy", "numba", "cupy")

@@ -78,3 +78,13 @@ def models_dataset(tmp_path_factory):
                            + [(root / "heldout", f"heldout_{label}", label, 10.0, 100 + i)
                               for i, label in enumerate(MODEL_CLASSES)])
     return {"root": root, "train": pairs[:9], "heldout": pairs[9:]}
+
+
+def assert_agree(out, ref, rtol=1e-4):
+    """Stated tolerance: every element within rtol of the reference, relative to the element
+    where it is >= 1e-3 of the volume's peak and to 1e-3 of the peak below that (float32
+    sums of 128 terms cannot do better on values cancelled far below the peak)."""
+    out, ref = np.asarray(out, np.float64), np.asarray(ref, np.float64)
+    scale = np.maximum(np.abs(ref), 1e-3 * np.abs(ref).max())
+    err = np.abs(out - ref) / scale
+    assert err.max() <= rtol, f"max relative error {err.max():.2e}"

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..constants import SPEED_OF_SOUND
 from ..errors import AcamError
+from ..jitcache import cached
 from .beampattern import (MAINLOBE_FACTOR, PSL_OVERSAMPLING, U_MAX, grid_layout, mainlobe_width, min_pair_distance,
                           peak_sidelobe_level, psl_table, random_layout)
 from ..io.atomic import atomic_output, check_output
@@ -77,7 +78,8 @@ def _lattice(r_lo, r_hi, delta):
     return (gx[order] + n).astype(np.int64), gy[order].astype(np.int64), r[order], n
 
 
-_njit = numba.njit(cache=True)
+def _njit(fn):  # compiled once per machine, kept in the user's cache dir
+    return cached(numba.njit(fn))
 
 
 @_njit

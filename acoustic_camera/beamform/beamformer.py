@@ -60,8 +60,14 @@ class Beamformer:
             if g.shape[0] != geometry.n_mics or g.shape[1] not in (1, self.freqs.size):
                 raise AcamError(f"calibration must be ({geometry.n_mics},) or ({geometry.n_mics}, {self.freqs.size}), got {g.shape}")
             self.calibration = np.ascontiguousarray(
-                np.broadcast_to(g, (geometry.n_mics, self.freqs.size))[self.good].T, dtype=np.complex64)  # (F, M_good)
+                np.broadcast_to(g, (geometry.n_mics, self.freqs.size))[self.good], dtype=np.complex64)  # (M_good, F)
         self.backend = get_backend(backend)
+        # tables and compiled kernels are loaded here, not on the first frames: a live view's
+        # first image, or a new process's first batch, then comes at full speed
+        prepare = getattr(self.backend, "prepare", None)
+        if prepare is not None:
+            prepare(self.plan)
+            self.spectra(np.zeros((1, nfft, geometry.n_mics), np.float32))
 
     def params(self) -> dict:
         """Every parameter that shapes the images, as stored with them."""
@@ -77,17 +83,17 @@ class Beamformer:
         return self.grid.rows, self.grid.cols, self.freqs.size
 
     def spectra(self, samples: np.ndarray) -> np.ndarray:
-        """(N, nfft, M) or (nfft, M) samples -> (F, M_good, N) complex64 (calibrated)."""
+        """(N, nfft, M) or (nfft, M) samples -> (N, M_good, F) complex64 (calibrated)."""
         s = np.asarray(samples)
         if s.ndim == 2:
             s = s[None]
         if s.ndim != 3 or s.shape[1:] != (self.nfft, self.geometry.n_mics):
             raise AcamError(f"samples must be (frames, {self.nfft}, {self.geometry.n_mics}), got {s.shape}")
         X = spectra(s, self.window, self.good)
-        return X * self.calibration[:, :, None] if self.calibration is not None else X
+        return X * self.calibration[None] if self.calibration is not None else X
 
     def power(self, X) -> np.ndarray:
-        """Spectra (F, M_good, N) -> power volumes (N, rows, cols, F) float32."""
+        """Spectra (N, M_good, F) -> power volumes (N, rows, cols, F) float32."""
         p = self.backend.power(self.plan, X)
         return p.reshape(p.shape[0], self.grid.rows, self.grid.cols, p.shape[-1])
 

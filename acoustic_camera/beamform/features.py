@@ -8,7 +8,10 @@
   12.8 kHz rate.
 - Band energy in dB: the power summed over the bins of a band (default 900 Hz to the top bin).
 
-Both work on numpy or CuPy arrays (``xp``), so the GPU path runs this same code.
+Both work on numpy or CuPy arrays (``xp``), so the GPU path runs this same code; they are the
+reference. :func:`mfcc_and_energy` computes both in one pass over a CPU volume (the pipeline's
+path): each bin touches the one or two mel filters it lies in, instead of a dense matmul over
+all 24, and the band sum rides along.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numba
 import numpy as np
 
 from ..constants import ENERGY_BAND
 from ..errors import AcamError
+from ..jitcache import cached
 
 
 @dataclass(frozen=True)
@@ -91,3 +96,70 @@ def band_energy_db(power, freqs: np.ndarray, band=ENERGY_BAND, xp=np):
                         f"one frequency bin, found none (bins span {freqs[0]:.0f}-{freqs[-1]:.0f} Hz)")
     e = xp.asarray(power, dtype=xp.float32) @ xp.asarray(mask.astype(np.float32))
     return (10.0 * xp.log10(xp.maximum(e, xp.float32(1e-30)))).astype(xp.float32)
+
+
+@lru_cache(maxsize=8)
+def _filter_spans(freqs_key: tuple, spec: MfccSpec):
+    """Each mel filter as its span of bins and the weights there: (n_filters,) start, (n_filters,)
+    stop, (n_filters, widest) float32; and the (n_filters, n_coeffs) DCT-with-lifter matrix."""
+    fb = mel_filterbank(np.array(freqs_key), spec)
+    lo = np.zeros(fb.shape[0], np.int64)
+    hi = np.zeros(fb.shape[0], np.int64)
+    for j, row in enumerate(fb):
+        nz = np.flatnonzero(row > 0)
+        if nz.size:
+            lo[j], hi[j] = nz[0], nz[-1] + 1
+    w = np.zeros((fb.shape[0], max(1, int((hi - lo).max()))), np.float32)
+    for j in range(fb.shape[0]):
+        w[j, :hi[j] - lo[j]] = fb[j, lo[j]:hi[j]]
+    return lo, hi, w, (dct_basis(spec) * lifter_weights(spec)[:, None]).T.astype(np.float32)
+
+
+@cached
+@numba.njit(parallel=True, nogil=True, fastmath={"reassoc", "contract", "nsz", "arcp", "afn"})
+def _fused(power, lo, hi, w, b0, b1, dct, floor, mfcc_out, energy_out):
+    # fast-math only to let the sums and logs run in vector lanes: results stay within float32
+    # rounding of the reference (tested)
+    n = power.shape[0]
+    n_filters, n_coeffs = dct.shape
+    chunk = 256
+    for c in numba.prange((n + chunk - 1) // chunk):
+        i0 = c * chunk
+        i1 = min(n, i0 + chunk)
+        mel = np.empty((i1 - i0, n_filters), np.float32)
+        for i in range(i0, i1):
+            row = power[i]
+            band = row[b0:b1]
+            e = np.float32(0.0)
+            for t in range(band.size):
+                e += band[t]
+            energy_out[i] = np.float32(10.0) * np.log10(max(e, np.float32(1e-30)))
+            for j in range(n_filters):
+                span = row[lo[j]:hi[j]]
+                wj = w[j]
+                acc = np.float32(0.0)
+                for t in range(span.size):
+                    acc += wj[t] * span[t]
+                mel[i - i0, j] = max(acc, floor)
+        logmel = np.log(mel)
+        for i in range(i0, i1):
+            for q in range(n_coeffs):
+                acc = np.float32(0.0)
+                for j in range(n_filters):
+                    acc += logmel[i - i0, j] * dct[j, q]
+                mfcc_out[i, q] = acc
+
+
+def mfcc_and_energy(power: np.ndarray, freqs: np.ndarray, spec: MfccSpec = MfccSpec(), band=ENERGY_BAND):
+    """:func:`mfcc` and :func:`band_energy_db` of a numpy power volume (..., F) in one pass:
+    ((..., n_coeffs), (...)) float32, equal to theirs within float32 rounding."""
+    mask = band_mask(freqs, band)
+    if not mask.any():
+        band_energy_db(power[..., :0], freqs, band)  # raises the one-line error
+    bins = np.flatnonzero(mask)  # a band is one contiguous run of bins
+    lo, hi, w, dct = _filter_spans(tuple(np.asarray(freqs, dtype=np.float64).tolist()), spec)
+    flat = np.ascontiguousarray(power, dtype=np.float32).reshape(-1, power.shape[-1])
+    m = np.empty((flat.shape[0], spec.n_coeffs), np.float32)
+    e = np.empty(flat.shape[0], np.float32)
+    _fused(flat, lo, hi, w, int(bins[0]), int(bins[-1]) + 1, dct, np.float32(spec.floor), m, e)
+    return m.reshape(power.shape[:-1] + (spec.n_coeffs,)), e.reshape(power.shape[:-1])

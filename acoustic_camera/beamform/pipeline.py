@@ -2,11 +2,18 @@
 acoustic file (:mod:`acoustic_camera.io.acoustic`) beside the session, in bounded memory.
 
 The raw session is never modified; the output appears under its final name only when complete.
+
+Three stages overlap: a reader thread fetches (and hashes) the next batch's audio while the
+kernel computes the current one, and a writer thread turns the previous batch's volumes into
+features and writes them. At most one batch waits at each hand-over, so memory stays bounded
+(about three batches of volumes) for any session length, and an error in any stage stops the
+run and is raised from the call.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -19,7 +26,7 @@ from ..io.acoustic import VOLUME_DTYPES, AcousticWriter, acoustic_path_for
 from ..io.atomic import atomic_output, check_output
 from ..io.session import AudioHasher, open_session
 from .beamformer import Beamformer
-from .features import MfccSpec, band_energy_db, mfcc
+from .features import MfccSpec, band_energy_db, mfcc, mfcc_and_energy
 from .spectra import gather_frames
 
 
@@ -65,14 +72,34 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         with atomic_output(out_path, overwrite=overwrite, inputs=(session_path,)) as tmp:
             with AcousticWriter(tmp, session=s, grid=bf.grid, freqs=bf.freqs, params=params, features=features,
                                 dtype=dtype, coverage=coverage, n_mfcc=spec.n_coeffs) as w:
-                for k0 in range(0, n, batch):
-                    k1 = min(n, k0 + batch)
-                    vol = bf(gather_frames(read, starts[k0:k1], bf.nfft, s.n_samples, s.n_channels))
-                    w.write(k0, volumes=vol if "volumes" in features else None,
-                            mfcc=mfcc(vol, bf.freqs, spec) if "mfcc" in features else None,
-                            energy=band_energy_db(vol, bf.freqs, band) if "energy" in features else None)
+                def load(k0):
+                    return gather_frames(read, starts[k0:min(n, k0 + batch)], bf.nfft, s.n_samples, s.n_channels)
+
+                def store(k0, vol):
+                    m = e = None
+                    if "mfcc" in features and "energy" in features:
+                        m, e = mfcc_and_energy(vol, bf.freqs, spec, band)
+                    elif "mfcc" in features:
+                        m = mfcc(vol, bf.freqs, spec)
+                    elif "energy" in features:
+                        e = band_energy_db(vol, bf.freqs, band)
+                    w.write(k0, volumes=vol if "volumes" in features else None, mfcc=m, energy=e)
                     if progress:
-                        progress(k1, n)
+                        progress(k0 + vol.shape[0], n)
+
+                with ThreadPoolExecutor(1, "acam-read") as reader, ThreadPoolExecutor(1, "acam-write") as writer:
+                    ahead = reader.submit(load, 0) if n else None
+                    written = None
+                    for k0 in range(0, n, batch):
+                        frames = ahead.result()
+                        if k0 + batch < n:
+                            ahead = reader.submit(load, k0 + batch)
+                        vol = bf(frames)
+                        if written is not None:
+                            written.result()
+                        written = writer.submit(store, k0, vol)
+                    if written is not None:
+                        written.result()
                 rest = hasher.missing(s.n_samples)
                 if rest:  # audio no frame window touched still names the session
                     for a in range(rest[0], rest[1], 65536):

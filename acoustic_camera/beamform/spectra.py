@@ -34,21 +34,43 @@ def gather_frames(read, starts: np.ndarray, nfft: int, n_samples: int, n_channel
     return out
 
 
-def spectra(frames: np.ndarray, window: np.ndarray, good: np.ndarray | None = None) -> np.ndarray:
-    """(N, nfft, M) samples -> (nfft/2, M_good, N) complex64 RMS-scaled spectra, bin-major
-    as the kernels take them."""
+def _scales(window: np.ndarray):
+    """(every bin but DC, DC over that): RMS scaling folded into the window."""
+    total = float(np.sum(window))
+    return np.sqrt(2.0) / total, 1.0 / np.sqrt(2.0)
+
+
+def spectra(frames: np.ndarray, window: np.ndarray, good: np.ndarray | None = None, workers: int = -1) -> np.ndarray:
+    """(N, nfft, M) samples -> (N, M_good, nfft/2) complex64 RMS-scaled spectra.
+
+    The FFT runs along the samples axis of the (frames, samples, mics) audio as it comes, so
+    the result is a view of the FFT's output, (frames, bins, mics) in memory: microphones
+    adjacent, which is how the CPU kernel reads them (no transpose, no copy); ``workers``:
+    threads for the FFT (-1: all)."""
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim == 2:
         frames = frames[None]
     nfft = frames.shape[1]
     if window.shape != (nfft,):
         raise AcamError(f"frames of {nfft} samples but a window of {window.shape[0]}")
+    scale, dc = _scales(window)
+    if good is not None and not np.all(good):
+        frames = frames[:, :, np.asarray(good, dtype=bool)]
+    windowed = frames * (window * scale).astype(np.float32)[:, None]  # the scale folded into the window
+    X = sfft.rfft(windowed, axis=1, workers=workers, overwrite_x=True)
+    X[:, 0] *= np.float32(dc)
+    return X[:, : nfft // 2].transpose(0, 2, 1)
+
+
+def spectra_xp(xp, frames, window, good=None):
+    """:func:`spectra` for any array module (CuPy: spectra of samples already on the GPU), by
+    the plain formula; CI checks it against :func:`spectra` with numpy."""
+    nfft = frames.shape[1]
+    scale, dc = _scales(window)
+    rows = frames.transpose(0, 2, 1)
     if good is not None:
-        frames = frames[:, :, good]
-    scale = np.full(nfft // 2, np.sqrt(2.0) / window.sum())
-    scale[0] = 1.0 / window.sum()
-    # the scale is folded into the window per bin group: bin 0 is fixed after the FFT
-    X = sfft.rfft(frames * (window * scale[1]).astype(np.float32)[None, :, None], axis=1, workers=-1)
-    X = X[:, : nfft // 2]  # (N, F, M)
-    X[:, 0] *= np.float32(scale[0] / scale[1])
-    return np.ascontiguousarray(X.transpose(1, 2, 0), dtype=np.complex64)
+        rows = rows[:, xp.asarray(np.flatnonzero(good))]
+    X = xp.fft.rfft(rows * xp.asarray((np.asarray(window) * scale).astype(np.float32)), axis=-1)[:, :, : nfft // 2]
+    X = X.astype(xp.complex64)
+    X[:, :, 0] *= np.float32(dc)
+    return X

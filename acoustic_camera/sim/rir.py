@@ -14,13 +14,15 @@ import numba
 import numpy as np
 
 from ..constants import SPEED_OF_SOUND
+from ..jitcache import cached
 from scipy import fft as sfft
 
 #: Half-length of the windowed-sinc fractional-delay filter (taps = 2 * HALF_WIDTH).
 HALF_WIDTH = 16
 
 
-@numba.njit(cache=True)
+@cached
+@numba.njit
 def _build(images, gains, mics, fs_over_c, half, out):
     n_mics, length = out.shape
     taps = 2 * half

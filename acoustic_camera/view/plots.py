@@ -110,7 +110,7 @@ def plot_spectrum(session_path, out: str | Path, *, pixel=None, truth: bool = Fa
                 for i, k in enumerate(range(k0, k1)):
                     pix[k] = vol[i, cells[k][0], cells[k][1]]
                 X = spectra(frames[:, :, mic:mic + 1], bf.window)
-                one[k0:k1] = (np.abs(X[:, 0, :]) ** 2).T
+                one[k0:k1] = np.abs(X[:, 0, :]) ** 2
         finally:
             if vf is not None:
                 vf.close()
