@@ -7,8 +7,16 @@ SOUND_CLASSES: tuple[str, ...] = ("clapping", "snapping", "whistling", "knocking
                                   "paper_ripping", "speech", "hammering")
 """Sound classes the simulator synthesizes (after the DualCam action dataset)."""
 
+REFERENCE_SOUNDS: tuple[str, ...] = ("noise",)
+"""Calibration signals the simulator also plays (a loudspeaker's broadband noise); not classes
+for the models."""
+
 SCENARIOS: tuple[str, ...] = ("anechoic", "indoor", "outdoor")
 """Recording places: an anechoic chamber, an open-space office, an outdoor terrace."""
 
 MOTIONS: tuple[str, ...] = ("static", "walk")
 """How a simulated source moves."""
+
+FAULTS: tuple[str, ...] = ("dead", "stuck", "clipping", "noisy", "inverted", "swapped", "delay")
+"""Microphone faults: what the simulator can make (all but ``delay``) and calibration names,
+each with its reason (``delay``: a residual delay no capsule error explains)."""

@@ -32,7 +32,7 @@ from .spectra import gather_frames
 
 def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy"), dtype="float32",
                      batch: int = 24, band=ENERGY_BAND, overwrite: bool = False,
-                     progress: Callable[[int, int], None] | None = None, **beamformer_kw) -> dict:
+                     progress: Callable[[int, int], None] | None = None, calibration=None, **beamformer_kw) -> dict:
     """Beamform every video frame of a session into an acoustic file; returns a summary.
 
     Args:
@@ -44,8 +44,11 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         band: (lo, hi) Hz of the energy maps (hi None: the top bin).
         overwrite: replace an existing output.
         progress: called as ``progress(frames_done, frames_total)``.
+        calibration: a calibration file (or a loaded :class:`~acoustic_camera.io.calibration.Calibration`):
+            its microphone gains divide the spectra and its excluded microphones are left out;
+            the acoustic file records its SHA-256.
         beamformer_kw: go to :class:`.Beamformer` (grid, focus_distance, nfft, window, steering,
-            shading, calibration, backend).
+            shading, backend).
     """
     session_path = Path(session_path)
     out_path = Path(out_path) if out_path else acoustic_path_for(session_path)
@@ -56,12 +59,15 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
     check_output(out_path, overwrite, inputs=(session_path,))
     t_start = time.perf_counter()
     with open_session(session_path) as s:
-        bf = Beamformer(s.geometry, s.camera, s.sample_freq, **beamformer_kw)
+        geometry, cal_params = s.geometry, None
+        if calibration is not None:
+            geometry, cal_params = _apply_calibration(calibration, s, beamformer_kw)
+        bf = Beamformer(geometry, s.camera, s.sample_freq, **beamformer_kw)
         n = s.n_frames
         starts, coverage = frame_windows(s.frame_sample_index, bf.nfft, s.n_samples)
         spec = MfccSpec()
         params = dict(bf.params(), dtype=dtype, band_hz=[band[0], band[1]], mfcc=vars(spec),
-                      bad_mics=np.flatnonzero(s.geometry.bad).tolist())
+                      bad_mics=np.flatnonzero(geometry.bad).tolist(), calibration=cal_params)
         hasher = AudioHasher()
 
         def read(a, b):
@@ -109,3 +115,25 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         return {"path": str(out_path), "frames": n, "seconds": seconds, "volumes_per_s": n / seconds if seconds else 0,
                 "realtime_factor": (s.duration / seconds) if seconds else 0, "backend": bf.backend.name,
                 "partial_frames": int(np.sum(coverage < 1))}
+
+
+def _apply_calibration(calibration, session, beamformer_kw: dict):
+    """(geometry with the calibration's excluded microphones, the record for the acoustic
+    file); puts the inverse gains into ``beamformer_kw``."""
+    from ..constants import NFFT
+    from ..framing import bin_frequencies
+    from ..io.calibration import Calibration, load_calibration
+
+    cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
+    geometry = session.geometry
+    record = {"path": str(calibration) if not isinstance(calibration, Calibration) else "", "sha256": cal.sha256}
+    mc = cal.microphones
+    if mc is not None:
+        if mc.gains.shape[0] != geometry.n_mics:
+            raise AcamError(f"--calibration: expected gains for the session's {geometry.n_mics} microphones, "
+                            f"found {mc.gains.shape[0]}")
+        geometry = geometry.with_bad(mc.excluded)
+        freqs = bin_frequencies(session.sample_freq, beamformer_kw.get("nfft", NFFT))
+        beamformer_kw["calibration"] = 1.0 / mc.gains_at(freqs)
+        record["excluded_mics"] = mc.excluded
+    return geometry, record

@@ -47,9 +47,11 @@ def parse_focus(text: str) -> float | None:
 @click.option("--nfft", default=NFFT, show_default=True, type=int, help="Samples per acoustic frame.")
 @click.option("--band", default="900:", show_default=True, help="Band for the energy map, LO:HI in Hz (HI empty: top bin).")
 @click.option("--batch", default=24, show_default=True, type=int, help="Frames per kernel call.")
+@click.option("--calibration", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Calibration file (acam calibrate): microphone gains applied, faulty microphones left out.")
 @writes_files
 def beamform(session, out, backend, focus_distance, grid_text, features, dtype, steering, window, nfft, band, batch,
-             overwrite, quiet):
+             calibration, overwrite, quiet):
     """Acoustic images for every video frame of SESSION, into a separate file."""
     from ..array.grid import parse_grid
     from ..beamform.pipeline import beamform_session
@@ -59,7 +61,7 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
         r = beamform_session(session, out, features=parse_features(features), dtype=dtype, batch=batch,
                              band=parse_band(band), overwrite=overwrite, progress=progress, grid=parse_grid(grid_text),
                              focus_distance=parse_focus(focus_distance), nfft=nfft, window=window, steering=steering,
-                             backend=backend)
+                             backend=backend, calibration=calibration)
     click.echo(f"wrote {r['path']}: {r['frames']} frames ({r['partial_frames']} with windows past the recording's ends, "
                f"zero-padded) in {r['seconds']:.1f} s, {r['volumes_per_s']:.1f} volumes/s "
                f"({r['realtime_factor']:.1f}x real time), backend {r['backend']}")

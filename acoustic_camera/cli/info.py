@@ -14,11 +14,15 @@ from .common import human_bytes
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 def info(file):
-    """Print a readable summary of a session file (or of an acoustic file from `acam beamform`)."""
+    """Print a readable summary of a session file (or of an acoustic file from `acam beamform`,
+    or of a calibration file from `acam calibrate`)."""
     from ..io.acoustic import SCHEMA_NAME as ACOUSTIC
     from ..io.hdf5 import schema_of
 
-    lines = _acoustic_lines(file) if schema_of(file) == ACOUSTIC else _session_lines(file)
+    if file.suffix.lower() == ".json":
+        lines = _calibration_lines(file)
+    else:
+        lines = _acoustic_lines(file) if schema_of(file) == ACOUSTIC else _session_lines(file)
     click.echo("\n".join(lines))
 
 
@@ -88,3 +92,26 @@ def _acoustic_lines(path: Path) -> list[str]:
             f"made with:   " + ", ".join(f"{k}={p[k]}" for k in ("nfft", "window", "steering", "backend", "band_hz", "source")
                                          if k in p),
         ]
+
+
+def _calibration_lines(path: Path) -> list[str]:
+    from ..io.calibration import VERSION, load_calibration
+
+    cal = load_calibration(path)
+    lines = [f"file:        {path} ({human_bytes(path.stat().st_size)})",
+             f"schema:      acam-calibration v{VERSION}, made {cal.created}, sha256 {cal.sha256[:16]}...",
+             "from:        " + (", ".join(f"{s.get('path', '?')} (audio sha256 {str(s.get('time_data_sha256', ''))[:12]}...)"
+                                      for s in cal.sources) or "-")]
+    mc = cal.microphones
+    if mc is None:
+        return lines + ["microphones: not calibrated"]
+    sel = (mc.freqs >= mc.band[0]) & (mc.freqs <= mc.band[1])
+    keep = [m for m in range(mc.gains.shape[0]) if m not in mc.excluded]
+    g = mc.gains[keep][:, sel]
+    db = 20 * np.log10(np.abs(g))
+    lines += [f"microphones: {mc.gains.shape[0]}, gains over {mc.band[0]:g}-{mc.band[1]:g} Hz from a source at "
+              f"{np.round(mc.source_position, 3).tolist()} m: {db.min():+.2f} to {db.max():+.2f} dB, phase "
+              f"{np.degrees(np.abs(np.angle(g))).max():.1f} deg at most",
+              f"faults:      {len(mc.faults)}; excluded: {mc.excluded if mc.excluded else 'none'}"]
+    lines += [f"  mic {f.mic:3d}  {f.fault:9s} {'excluded' if f.exclude else 'kept    '}  {f.detail}" for f in mc.faults]
+    return lines

@@ -14,6 +14,7 @@ import numba
 import numpy as np
 
 from ..constants import SPEED_OF_SOUND
+from ..errors import AcamError
 from ..jitcache import cached
 from scipy import fft as sfft
 
@@ -23,7 +24,7 @@ HALF_WIDTH = 16
 
 @cached
 @numba.njit
-def _build(images, gains, mics, fs_over_c, half, out):
+def _build(images, gains, mics, mic_gain, mic_shift, fs_over_c, half, out):
     n_mics, length = out.shape
     taps = 2 * half
     # cos/sin of pi*i/half for the Hann window by the angle-sum identity: no trig per tap
@@ -38,10 +39,10 @@ def _build(images, gains, mics, fs_over_c, half, out):
             dy = images[k, 1] - mics[m, 1]
             dz = images[k, 2] - mics[m, 2]
             d = math.sqrt(dx * dx + dy * dy + dz * dz)
-            t = d * fs_over_c + half  # offset by `half` so every tap index is >= 0
+            t = d * fs_over_c + mic_shift[m] + half  # offset by `half` so every tap index is >= 0
             n0 = int(math.floor(t))
             frac = t - n0
-            amp = gains[k] / max(d, 1e-3)
+            amp = gains[k] * mic_gain[m] / max(d, 1e-3)
             # sin(pi (i - frac)) = -(-1)^i sin(pi frac): one sin per image, not per tap
             s = math.sin(math.pi * frac) * amp / math.pi
             cf = math.cos(math.pi * frac / half)
@@ -68,18 +69,25 @@ def rir_length(images: np.ndarray, mics: np.ndarray, fs: float, c: float = SPEED
 
 
 def build_rirs(images: np.ndarray, gains: np.ndarray, mics: np.ndarray, fs: float,
-               length: int | None = None, c: float = SPEED_OF_SOUND) -> np.ndarray:
+               length: int | None = None, c: float = SPEED_OF_SOUND, mic_gain=None, mic_delay=None) -> np.ndarray:
     """Impulse responses (M, length) float32 from image sources (K, 3) with amplitude gains (K,)
     (wall damping products) to microphones (M, 3), with 1/r spreading: a source signal given as
     the pressure at 1 m yields the pressure at the microphone. Index i holds delay
     ``i - HALF_WIDTH`` samples: every response is delayed by HALF_WIDTH samples so that the
-    windowed-sinc fractional delay (2*HALF_WIDTH taps, Hann window) stays causal."""
+    windowed-sinc fractional delay (2*HALF_WIDTH taps, Hann window) stays causal.
+    ``mic_gain`` (M,) and ``mic_delay`` (M,) seconds: a non-ideal capsule's sensitivity and
+    delay (at most HALF_WIDTH samples; default 1 and 0)."""
     images = np.ascontiguousarray(images, dtype=np.float64)
     mics = np.ascontiguousarray(mics, dtype=np.float64)
+    n = mics.shape[0]
+    g = np.ones(n) if mic_gain is None else np.ascontiguousarray(mic_gain, dtype=np.float64)
+    shift = np.zeros(n) if mic_delay is None else np.ascontiguousarray(mic_delay, dtype=np.float64) * fs
+    if np.any(np.abs(shift) > HALF_WIDTH):
+        raise AcamError(f"microphone delay: expected at most {HALF_WIDTH} samples, found {np.abs(shift).max():.1f}")
     if length is None:
-        length = rir_length(images, mics, fs, c)
-    out = np.zeros((mics.shape[0], length), dtype=np.float64)
-    _build(images, np.ascontiguousarray(gains, dtype=np.float64), mics, fs / c, HALF_WIDTH, out)
+        length = rir_length(images, mics, fs, c) + int(math.ceil(max(shift.max(), 0.0)))
+    out = np.zeros((n, length), dtype=np.float64)
+    _build(images, np.ascontiguousarray(gains, dtype=np.float64), mics, g, shift, fs / c, HALF_WIDTH, out)
     return out.astype(np.float32)
 
 

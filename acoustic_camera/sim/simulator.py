@@ -36,11 +36,12 @@ from scipy import signal
 from .. import __version__
 from ..array.camera import Camera
 from ..array.geometry import ArrayGeometry, preset
-from ..catalog import SOUND_CLASSES
+from ..catalog import REFERENCE_SOUNDS, SOUND_CLASSES
 from ..constants import NFFT, SAMPLE_FREQ, SPEED_OF_SOUND, VIDEO_FPS, WINDOW
 from ..errors import AcamError
 from ..framing import make_window
 from ..io.session import SessionWriter
+from .imperfections import ArrayErrors
 from .rir import HALF_WIDTH, StreamConvolver, build_rirs, diffuse_irs, plane_wave_irs
 from .scenarios import Scenario, get_scenario, pra
 from .scene_video import SourceSprite, draw_frame, make_background
@@ -72,6 +73,9 @@ class SimConfig:
     # the analysed window the ground truth describes (the beamformer's defaults)
     truth_nfft: int = NFFT
     truth_window: str = WINDOW
+    # a non-ideal array (gains, delays, positions, faulty channels); the session still stores
+    # the nominal geometry, as a real recording would
+    array_errors: ArrayErrors | None = None
 
     def __post_init__(self):
         if self.duration <= 0:
@@ -80,12 +84,14 @@ class SimConfig:
             raise AcamError(f"sample rate must be at least 8000 Hz, got {self.sample_freq}")
         get_scenario(self.scenario)
         for s in self.sources:
-            if s.label not in SOUND_CLASSES:
-                raise AcamError(f"unknown sound class {s.label!r}; classes: {', '.join(SOUND_CLASSES)}")
+            if s.label not in SOUND_CLASSES + REFERENCE_SOUNDS:
+                raise AcamError(f"unknown sound class {s.label!r}; classes: {', '.join(SOUND_CLASSES + REFERENCE_SOUNDS)}")
         if not self.sources:
             raise AcamError("at least one source is needed")
         if self.video_fps <= 0:
             raise AcamError(f"video frame rate: expected a positive number, found {self.video_fps}")
+        if self.array_errors is not None:
+            self.array_errors.check(self.geometry.n_mics)
         if self.truth_nfft < 2 or self.truth_nfft % 2:
             raise AcamError(f"truth window: expected a positive even number of samples, found {self.truth_nfft}")
 
@@ -104,8 +110,9 @@ class Chunk:
 class _Source:
     """A source's signal stream, trajectory and early-response convolution state."""
 
-    def __init__(self, spec, traj, sound, room, scenario, mics_room, fs, hop):
+    def __init__(self, spec, traj, sound, room, scenario, mics_room, fs, hop, mic_gain=None, mic_delay=None):
         self.spec, self.traj, self.sound = spec, traj, sound
+        self.mic_gain, self.mic_delay = mic_gain, mic_delay
         self.room, self.scenario, self.mics_room, self.fs, self.hop = room, scenario, mics_room, fs, hop
         self.sig = np.zeros(hop, dtype=np.float32)  # signal from block start (starts at -hop: silence)
         self.sig_start = -hop
@@ -120,7 +127,8 @@ class _Source:
         src = self.room.sources[0]
         gains = src.damping[0]
         keep = gains > 0  # walls of absorption 1 leave zero-gain images
-        return build_rirs(src.images.T[keep], gains[keep], self.mics_room, self.fs)
+        return build_rirs(src.images.T[keep], gains[keep], self.mics_room, self.fs, mic_gain=self.mic_gain,
+                          mic_delay=self.mic_delay)
 
 
 class Simulator:
@@ -141,8 +149,11 @@ class Simulator:
         seeds = np.random.SeedSequence(cfg.seed)
         rng_traj, rng_sound, rng_noise, rng_video, rng_room = (np.random.default_rng(s) for s in seeds.spawn(5))
 
-        mics = cfg.geometry.positions
+        errs = cfg.array_errors
+        mics = cfg.geometry.positions if errs is None else errs.positions(cfg.geometry.positions)
         self.mics_room = self.scenario.array_to_room(mics)
+        mic_gain = None if errs is None else errs.gains(self.n_mics)
+        mic_delay = None if errs is None else errs.delays(self.n_mics)
         inside = lambda p: bool(self.scenario.contains(p))  # noqa: E731
         self.sources = []
         for j, spec in enumerate(cfg.sources):
@@ -153,7 +164,8 @@ class Simulator:
             # the image sources depend on the source and the room only: one microphone at the array
             # centre spares pyroomacoustics its per-microphone visibility checks (128 per position)
             room = self.scenario.make_room(fs, np.zeros((1, 3)))
-            self.sources.append(_Source(spec, traj, sound, room, self.scenario, self.mics_room, fs, self.hop))
+            self.sources.append(_Source(spec, traj, sound, room, self.scenario, self.mics_room, fs, self.hop,
+                                        mic_gain, mic_delay))
         self.window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(2 * self.hop) / (2 * self.hop))).astype(np.float32)
 
         self._rng_noise = rng_noise
@@ -311,6 +323,8 @@ class Simulator:
                 gust = 0.4 + np.abs(g) * 40.0  # slow gusts: the envelope of low-passed noise
                 y += (w * (gust / max(np.sqrt(np.mean(gust**2)), 1e-9))[:, None] * (sc.wind_pa / math.sqrt(120 * 2 / self.cfg.sample_freq))).T.astype(np.float32)
             y += rng.standard_normal(y.shape, dtype=np.float32) * np.float32(sc.sensor_noise_pa)
+        if self.cfg.array_errors is not None:
+            y = self.cfg.array_errors.wire(y, self._rng_noise)
         return y
 
     def chunks(self) -> Iterator[Chunk]:

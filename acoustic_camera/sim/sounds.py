@@ -31,7 +31,7 @@ Frequencies are clamped to 0.4*fs and a final low-pass keeps content below
 import numpy as np
 from scipy import signal
 
-from ..catalog import SOUND_CLASSES
+from ..catalog import REFERENCE_SOUNDS, SOUND_CLASSES
 from ..errors import AcamError
 
 
@@ -420,8 +420,18 @@ class _Hammering(_EventSound):
         return self._scaled(y, self._period, _gain(r, 0.25)), self._period * r.uniform(0.9, 1.1)
 
 
+class _Noise(SoundSource):
+    """A calibration loudspeaker: steady white noise (flat to 0.41 fs)."""
+
+    label = "noise"
+    typical_level_pa = 0.5
+
+    def _render_chunk(self):
+        return self._rng.standard_normal(self._chunk) * self.level_pa
+
+
 _CLASSES = {c.label: c for c in (_Clapping, _Snapping, _Whistling, _Knocking, _Typing,
-                                 _PaperRipping, _Speech, _Hammering)}
+                                 _PaperRipping, _Speech, _Hammering, _Noise)}
 
 
 def make_sound(label: str, fs: float, rng: np.random.Generator, level_pa: float | None = None) -> SoundSource:
@@ -432,7 +442,7 @@ def make_sound(label: str, fs: float, rng: np.random.Generator, level_pa: float 
     The source takes a child of rng at construction, so generators seeded alike give
     identical streams.  Raises AcamError for a label not in SOUND_CLASSES.
     """
-    if label not in SOUND_CLASSES:
-        raise AcamError(f"sound class: expected one of {', '.join(SOUND_CLASSES)}, found {label!r}")
+    if label not in SOUND_CLASSES + REFERENCE_SOUNDS:
+        raise AcamError(f"sound class: expected one of {', '.join(SOUND_CLASSES + REFERENCE_SOUNDS)}, found {label!r}")
     cls = _CLASSES[label]
     return cls(fs, rng, cls.typical_level_pa if level_pa is None else level_pa)

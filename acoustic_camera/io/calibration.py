@@ -1,0 +1,133 @@
+"""The calibration file (``acam-calibration``, JSON, version 1): what a rig's calibration found,
+made once per rig (:mod:`acoustic_camera.calibration`) and applied to every session.
+
+Schema (every block but the header optional)::
+
+    {"acam_schema": "acam-calibration", "version": 1, "created": "2026-12-03T02:10:00Z",
+     "sources": [{"path": "cal.h5", "time_data_sha256": "..."}],
+     "microphones": {
+        "n_mics": 128, "freqs_hz": [F], "gain_re": [[F] x M], "gain_im": [[F] x M],
+        "band_hz": [lo, hi], "source_position_m": [x, y, z],
+        "faults": [{"mic": 5, "fault": "dead", "exclude": true, "detail": "..."}]}}
+
+``gain`` is each microphone's complex gain per bin relative to the array model (recorded =
+gain x modelled): the beamformer divides the spectra by it. Bins outside ``band_hz`` hold the
+nearest in-band value. A fault with ``exclude`` true takes the microphone out of the beamformer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..catalog import FAULTS
+from ..errors import FileFormatError
+from .atomic import atomic_output
+
+SCHEMA = "acam-calibration"
+VERSION = 1
+
+
+class CalibrationFormatError(FileFormatError):
+    """A calibration file that does not follow the ``acam-calibration`` schema."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    mic: int
+    fault: str  # one of acoustic_camera.catalog.FAULTS
+    exclude: bool
+    detail: str
+
+
+@dataclass(frozen=True, eq=False)
+class MicCalibration:
+    freqs: np.ndarray  # (F,) Hz
+    gains: np.ndarray  # (M, F) complex
+    band: tuple[float, float]
+    source_position: tuple[float, float, float]
+    faults: tuple[Fault, ...] = ()
+
+    @property
+    def excluded(self) -> list[int]:
+        return sorted({f.mic for f in self.faults if f.exclude})
+
+    def gains_at(self, freqs: np.ndarray) -> np.ndarray:
+        """(M, len(freqs)) complex gains at other bin frequencies: magnitude and unwrapped phase
+        interpolated linearly, held constant past the ends."""
+        f = np.asarray(freqs, float)
+        mag = np.stack([np.interp(f, self.freqs, np.abs(g)) for g in self.gains])
+        ph = np.stack([np.interp(f, self.freqs, np.unwrap(np.angle(g))) for g in self.gains])
+        return mag * np.exp(1j * ph)
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    microphones: MicCalibration | None = None
+    sources: tuple[dict, ...] = ()
+    created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    sha256: str = ""  # of the file it was read from
+
+
+def write_calibration(path, cal: Calibration, overwrite: bool = False) -> Path:
+    """Write ``cal`` atomically (a partial file never appears under ``path``)."""
+    doc = {"acam_schema": SCHEMA, "version": VERSION, "created": cal.created, "sources": list(cal.sources)}
+    m = cal.microphones
+    if m is not None:
+        doc["microphones"] = {
+            "n_mics": int(m.gains.shape[0]), "freqs_hz": np.asarray(m.freqs, float).tolist(),
+            "gain_re": np.round(m.gains.real, 7).tolist(), "gain_im": np.round(m.gains.imag, 7).tolist(),
+            "band_hz": [float(m.band[0]), float(m.band[1])], "source_position_m": [float(v) for v in m.source_position],
+            "faults": [{"mic": f.mic, "fault": f.fault, "exclude": f.exclude, "detail": f.detail} for f in m.faults]}
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        tmp.write_text(json.dumps(doc, indent=1))
+    return Path(path)
+
+
+def load_calibration(path) -> Calibration:
+    """Read and validate a calibration file; raises :class:`CalibrationFormatError` naming the
+    file, the field, what was expected and what was found."""
+    path = Path(path)
+    E = CalibrationFormatError
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise E(path, "file", "a readable acam calibration file (.json)", exc.strerror or str(exc)) from None
+    try:
+        doc = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise E(path, "file", "JSON", f"not JSON ({exc.__class__.__name__})") from None
+    if not isinstance(doc, dict) or doc.get("acam_schema") != SCHEMA:
+        found = doc.get("acam_schema") if isinstance(doc, dict) else type(doc).__name__
+        raise E(path, "acam_schema", f"'{SCHEMA}'", repr(found))
+    if doc.get("version") != VERSION:
+        raise E(path, "version", str(VERSION), repr(doc.get("version")))
+    mics = None
+    if doc.get("microphones") is not None:
+        d = doc["microphones"]
+        try:
+            freqs = np.asarray(d["freqs_hz"], float)
+            re, im = np.asarray(d["gain_re"], float), np.asarray(d["gain_im"], float)
+            n = int(d["n_mics"])
+            band = tuple(float(v) for v in d["band_hz"])
+            pos = tuple(float(v) for v in d["source_position_m"])
+            faults = tuple(Fault(int(f["mic"]), str(f["fault"]), bool(f["exclude"]), str(f["detail"])) for f in d["faults"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise E(path, "microphones", "n_mics, freqs_hz, gain_re, gain_im, band_hz, source_position_m and faults",
+                    f"a missing or malformed {exc}") from None
+        if freqs.ndim != 1 or re.shape != (n, freqs.size) or im.shape != re.shape:
+            raise E(path, "microphones/gain_re, gain_im", f"({n}, {freqs.size}) numbers each", f"{re.shape} and {im.shape}")
+        gains = re + 1j * im
+        if not np.all(np.isfinite(gains)) or np.any(np.abs(gains) == 0):
+            raise E(path, "microphones/gain_re, gain_im", "finite, non-zero gains", "zero or non-finite values")
+        if any(f.fault not in FAULTS for f in faults):
+            raise E(path, "microphones/faults", f"faults among {', '.join(FAULTS)}", str(sorted({f.fault for f in faults})))
+        if any(not 0 <= f.mic < n for f in faults):
+            raise E(path, "microphones/faults", f"microphones 0..{n - 1}", str([f.mic for f in faults]))
+        mics = MicCalibration(freqs, gains, band, pos, faults)
+    return Calibration(mics, tuple(doc.get("sources", ())), str(doc.get("created", "")), hashlib.sha256(raw).hexdigest())
