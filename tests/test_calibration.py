@@ -169,3 +169,91 @@ def test_cli_calibrate_info_and_beamform(rig, tmp_path):
     r = run_acam("beamform", rig["dir"] / "cal.h5", "--calibration", tmp_path / "missing.json", "--out", tmp_path / "o.h5",
                  check=False)
     assert r.returncode == 2 and "missing.json: file: expected a readable acam calibration file" in r.stderr
+
+
+# --- camera intrinsics -----------------------------------------------------------------------
+
+TRUE_CAMERA = dict(fx=560.0, fy=556.0, cx=325.0, cy=236.0, distortion=[-0.2, 0.05, 0.0, 0.0, 0.0])
+
+
+@pytest.fixture(scope="module")
+def board_views(tmp_path_factory):
+    """Nine 9x6 chessboard views rendered through a camera with known intrinsics and k1 = -0.2,
+    written as PNG files."""
+    import cv2
+
+    from acoustic_camera import Camera
+    from acoustic_camera.sim.boards import board_view, random_views
+
+    d = tmp_path_factory.mktemp("views")
+    cam = Camera(**TRUE_CAMERA)
+    paths = []
+    for i, (R, t) in enumerate(random_views(cam, 9, seed=0)):
+        paths.append(d / f"view{i}.png")
+        cv2.imwrite(str(paths[-1]), board_view(cam, R, t))
+    return paths
+
+
+def test_camera_intrinsics_recovered_from_rendered_board_views(board_views):
+    from acoustic_camera.calibration.camera import calibrate_camera, load_views
+
+    c = calibrate_camera(load_views(board_views), (9, 6), 0.025)
+    t = TRUE_CAMERA
+    print(f"fx {c.fx:.2f} fy {c.fy:.2f} cx {c.cx:.2f} cy {c.cy:.2f} k1 {c.distortion[0]:.4f} RMS {c.rms_px:.3f} px")
+    assert abs(c.fx / t["fx"] - 1) < 0.01 and abs(c.fy / t["fy"] - 1) < 0.01
+    assert abs(c.cx - t["cx"]) < 2 and abs(c.cy - t["cy"]) < 2
+    assert abs(c.distortion[0] - t["distortion"][0]) < 0.02
+    assert c.rms_px < 0.3 and c.views_used == 9 and not c.views_rejected
+
+
+def test_an_outlier_view_is_rejected(board_views):
+    """A view whose corners were detected on a picture from another camera (here: the same
+    board seen through a different lens) does not fit the others and is left out."""
+    from acoustic_camera import Camera
+    from acoustic_camera.calibration.camera import View, calibrate_camera, load_views
+    from acoustic_camera.sim.boards import board_view, random_views
+
+    other = Camera(fx=420.0, fy=420.0, distortion=[0.25, 0, 0, 0, 0])
+    R, t = random_views(other, 1, seed=7)[0]
+    views = load_views(board_views) + [View("odd-one", board_view(other, R, t))]
+    c = calibrate_camera(views, (9, 6), 0.025)
+    assert c.views_rejected == ("odd-one",) and c.views_used == 9
+    assert abs(c.fx / TRUE_CAMERA["fx"] - 1) < 0.01
+
+
+def test_camera_calibration_errors_and_cli(board_views, tmp_path):
+    import cv2
+
+    from conftest import run_acam
+
+    blank = tmp_path / "blank.png"
+    cv2.imwrite(str(blank), np.full((480, 640), 128, np.uint8))
+    r = run_acam("calibrate", "camera", blank, blank, "--out", tmp_path / "c.json", "--quiet", check=False)
+    assert r.returncode == 2 and r.stderr.strip() == ("acam: error: IMAGES: expected a 9x6 chessboard (inner corners) in the "
+                                                      "views, found it in none of 2")
+    r = run_acam("calibrate", "camera", *board_views[:2], "--out", tmp_path / "c.json", "--quiet", check=False)
+    assert r.returncode == 2 and "expected the 9x6 chessboard in at least 4 views, found it in 2 of 2" in r.stderr
+    assert not (tmp_path / "c.json").exists()
+    r = run_acam("calibrate", "camera", *board_views, "--out", tmp_path / "c.json", "--quiet")
+    assert "reprojection RMS" in r.stdout
+    r = run_acam("info", tmp_path / "c.json")
+    assert "camera:      640x480, fx 5" in r.stdout and "microphones: not calibrated" in r.stdout
+
+
+def test_beamform_takes_the_calibrated_camera(rig, tmp_path):
+    from acoustic_camera.io.calibration import CameraCalibration
+
+    cam = CameraCalibration(640, 480, 600.0, 600.0, 330.0, 240.0, (-0.1, 0, 0, 0, 0), 0.1, 9)
+    write_calibration(tmp_path / "cam.json", Calibration(camera=cam))
+    for name, cal in (("plain", None), ("cam", tmp_path / "cam.json")):
+        beamform_session(rig["dir"] / "cal.h5", tmp_path / f"{name}.h5", features=("energy",), calibration=cal, backend="numba")
+    with h5py.File(tmp_path / "plain.h5") as a, h5py.File(tmp_path / "cam.h5") as b:
+        # the same pixels look along the calibrated camera's rays: narrower at fx 600 than 554
+        wa = np.degrees(np.arctan2(a["grid/directions"][18, -1, 0], a["grid/directions"][18, -1, 2]))
+        wb = np.degrees(np.arctan2(b["grid/directions"][18, -1, 0], b["grid/directions"][18, -1, 2]))
+        assert wb < wa - 2
+        assert json.loads(b.attrs["params_json"])["calibration"]["camera"] == "intrinsics and distortion"
+    write_calibration(tmp_path / "small.json", Calibration(camera=CameraCalibration(320, 240, 300.0, 300.0, 160.0, 120.0,
+                                                                                      (0, 0, 0, 0, 0), 0.1, 9)))
+    with pytest.raises(AcamError, match="expected a camera of the session's 640x480 pixels, found 320x240"):
+        beamform_session(rig["dir"] / "cal.h5", tmp_path / "x.h5", calibration=tmp_path / "small.json")

@@ -45,8 +45,9 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         overwrite: replace an existing output.
         progress: called as ``progress(frames_done, frames_total)``.
         calibration: a calibration file (or a loaded :class:`~acoustic_camera.io.calibration.Calibration`):
-            its microphone gains divide the spectra and its excluded microphones are left out;
-            the acoustic file records its SHA-256.
+            its microphone gains divide the spectra, its excluded microphones are left out, its
+            camera intrinsics replace the session's (the look grid follows them); the acoustic
+            file records its SHA-256.
         beamformer_kw: go to :class:`.Beamformer` (grid, focus_distance, nfft, window, steering,
             shading, backend).
     """
@@ -59,10 +60,10 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
     check_output(out_path, overwrite, inputs=(session_path,))
     t_start = time.perf_counter()
     with open_session(session_path) as s:
-        geometry, cal_params = s.geometry, None
+        geometry, camera, cal_params = s.geometry, s.camera, None
         if calibration is not None:
-            geometry, cal_params = _apply_calibration(calibration, s, beamformer_kw)
-        bf = Beamformer(geometry, s.camera, s.sample_freq, **beamformer_kw)
+            geometry, camera, cal_params = _apply_calibration(calibration, s, beamformer_kw)
+        bf = Beamformer(geometry, camera, s.sample_freq, **beamformer_kw)
         n = s.n_frames
         starts, coverage = frame_windows(s.frame_sample_index, bf.nfft, s.n_samples)
         spec = MfccSpec()
@@ -118,14 +119,14 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
 
 
 def _apply_calibration(calibration, session, beamformer_kw: dict):
-    """(geometry with the calibration's excluded microphones, the record for the acoustic
-    file); puts the inverse gains into ``beamformer_kw``."""
+    """(geometry with the calibration's excluded microphones, the camera with its intrinsics,
+    the record for the acoustic file); puts the inverse gains into ``beamformer_kw``."""
     from ..constants import NFFT
     from ..framing import bin_frequencies
     from ..io.calibration import Calibration, load_calibration
 
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
-    geometry = session.geometry
+    geometry, camera = session.geometry, session.camera
     record = {"path": str(calibration) if not isinstance(calibration, Calibration) else "", "sha256": cal.sha256}
     mc = cal.microphones
     if mc is not None:
@@ -136,4 +137,10 @@ def _apply_calibration(calibration, session, beamformer_kw: dict):
         freqs = bin_frequencies(session.sample_freq, beamformer_kw.get("nfft", NFFT))
         beamformer_kw["calibration"] = 1.0 / mc.gains_at(freqs)
         record["excluded_mics"] = mc.excluded
-    return geometry, record
+    if cal.camera is not None:
+        if (cal.camera.width, cal.camera.height) != (camera.width, camera.height):
+            raise AcamError(f"--calibration: expected a camera of the session's {camera.width}x{camera.height} pixels, "
+                            f"found {cal.camera.width}x{cal.camera.height}")
+        camera = cal.camera.camera(pose_from=camera)
+        record["camera"] = "intrinsics and distortion"
+    return geometry, camera, record

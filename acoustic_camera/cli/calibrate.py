@@ -14,7 +14,60 @@ from .common import parse_band, progress_bar, session_argument, writes_files
 
 @main.group()
 def calibrate():
-    """Calibration of the rig (microphones); writes an acam calibration file (.json)."""
+    """Calibration of the rig (camera, microphones); writes an acam calibration file (.json)."""
+
+
+def _save(out: Path, cal, update: bool, overwrite: bool):
+    """Write ``cal``; with ``update``, into the existing file, keeping its other blocks."""
+    from dataclasses import replace
+
+    from ..io.calibration import load_calibration, write_calibration
+
+    if update and out.exists():
+        old = load_calibration(out)
+        cal = replace(cal, microphones=cal.microphones or old.microphones, camera=cal.camera or old.camera,
+                      sources=tuple(old.sources) + tuple(cal.sources))
+        overwrite = True
+    write_calibration(out, cal, overwrite=overwrite)
+
+
+def update_option(f):
+    return click.option("--update", is_flag=True, help="Add to the calibration file OUT, keeping what it already holds.")(f)
+
+
+def parse_board(text: str) -> tuple[int, int]:
+    try:
+        nx, ny = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        nx = ny = 0
+    if nx < 2 or ny < 2:
+        raise AcamError(f"--board: expected COLSxROWS inner corners (e.g. 9x6), found {text!r}")
+    return nx, ny
+
+
+@calibrate.command("camera")
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--board", default="9x6", show_default=True, help="Chessboard inner corners, COLSxROWS.")
+@click.option("--square", default=0.025, show_default=True, type=float, help="Chessboard square size, metres.")
+@click.option("--every", default=12, show_default=True, type=int, help="For videos: use every Nth frame.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration file (.json).")
+@update_option
+@writes_files
+def calibrate_camera_cmd(images, board, square, every, out, update, overwrite, quiet):
+    """Camera intrinsics and lens distortion from chessboard IMAGES (image files, or videos)."""
+    from ..calibration.camera import calibrate_camera, load_views
+    from ..io.atomic import check_output
+    from ..io.calibration import Calibration
+
+    if not (update and out.exists()):
+        check_output(out, overwrite, inputs=images)
+    views = load_views(images, every)
+    with progress_bar("chessboards", "view", quiet) as progress:
+        cam = calibrate_camera(views, parse_board(board), square, progress=progress)
+    _save(out, Calibration(camera=cam, sources=tuple({"path": str(p)} for p in images)), update, overwrite)
+    click.echo(f"wrote {out}: fx {cam.fx:.1f} fy {cam.fy:.1f} cx {cam.cx:.1f} cy {cam.cy:.1f} px, k1 {cam.distortion[0]:+.4f} "
+               f"k2 {cam.distortion[1]:+.4f}; reprojection RMS {cam.rms_px:.3f} px over {cam.views_used} views"
+               + (f" ({len(cam.views_rejected)} rejected: {', '.join(cam.views_rejected)})" if cam.views_rejected else ""))
 
 
 def parse_xyz(text: str) -> tuple[float, float, float]:
@@ -32,21 +85,22 @@ def parse_xyz(text: str) -> tuple[float, float, float]:
 @click.option("--source", "source", required=True, help="The reference source's position X,Y,Z in metres (array frame).")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration file (.json).")
 @click.option("--band", default="500:5000", show_default=True, help="Band the gains are measured in, LO:HI Hz.")
+@update_option
 @writes_files
-def calibrate_array(session, source, out, band, overwrite, quiet):
+def calibrate_array(session, source, out, band, update, overwrite, quiet):
     """Microphone gains per bin and faulty channels, from SESSION: a recording of a broadband
     source (a loudspeaker playing noise) at a known place, well off the array's axis."""
     from ..calibration.microphones import calibrate_microphones
     from ..io.atomic import check_output
-    from ..io.calibration import write_calibration
 
-    check_output(out, overwrite, inputs=(session,))
+    if not (update and out.exists()):
+        check_output(out, overwrite, inputs=(session,))
     lo, hi = parse_band(band)
     if hi is None:
         raise AcamError(f"--band {band}: expected LO:HI in Hz with both ends given")
     with progress_bar("cross-spectra", "frame", quiet) as progress:
         cal = calibrate_microphones(session, parse_xyz(source), (lo, hi), progress=progress)
-    write_calibration(out, cal, overwrite=overwrite)
+    _save(out, cal, update, overwrite)
     mc = cal.microphones
     click.echo(f"wrote {out}: gains of {mc.gains.shape[0]} microphones over {lo:g}-{hi:g} Hz; "
                f"{len(mc.faults)} fault(s), {len(mc.excluded)} microphone(s) excluded")

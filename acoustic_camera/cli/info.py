@@ -100,8 +100,13 @@ def _calibration_lines(path: Path) -> list[str]:
     cal = load_calibration(path)
     lines = [f"file:        {path} ({human_bytes(path.stat().st_size)})",
              f"schema:      acam-calibration v{VERSION}, made {cal.created}, sha256 {cal.sha256[:16]}...",
-             "from:        " + (", ".join(f"{s.get('path', '?')} (audio sha256 {str(s.get('time_data_sha256', ''))[:12]}...)"
-                                      for s in cal.sources) or "-")]
+             "from:        " + (", ".join(s.get("path", "?") + (f" (audio sha256 {s['time_data_sha256'][:12]}...)"
+                                                                if s.get("time_data_sha256") else "") for s in cal.sources) or "-")]
+    c = cal.camera
+    lines.append("camera:      not calibrated" if c is None else
+                 f"camera:      {c.width}x{c.height}, fx {c.fx:.2f} fy {c.fy:.2f} cx {c.cx:.2f} cy {c.cy:.2f} px, distortion "
+                 f"{np.round(c.distortion, 4).tolist()}; RMS {c.rms_px:.3f} px over {c.views_used} views of a "
+                 f"{c.board[0]}x{c.board[1]} board ({len(c.views_rejected)} rejected)")
     mc = cal.microphones
     if mc is None:
         return lines + ["microphones: not calibrated"]

@@ -5,12 +5,16 @@ Schema (every block but the header optional)::
 
     {"acam_schema": "acam-calibration", "version": 1, "created": "2026-12-03T02:10:00Z",
      "sources": [{"path": "cal.h5", "time_data_sha256": "..."}],
+     "camera": {"width": 640, "height": 480, "fx": .., "fy": .., "cx": .., "cy": ..,
+        "distortion": [k1, k2, p1, p2, k3], "rms_px": .., "views_used": N,
+        "views_rejected": [names], "board": [9, 6], "square_m": 0.025},
      "microphones": {
         "n_mics": 128, "freqs_hz": [F], "gain_re": [[F] x M], "gain_im": [[F] x M],
         "band_hz": [lo, hi], "source_position_m": [x, y, z],
         "faults": [{"mic": 5, "fault": "dead", "exclude": true, "detail": "..."}]}}
 
-``gain`` is each microphone's complex gain per bin relative to the array model (recorded =
+``camera``: intrinsics and OpenCV distortion (the pose stays the session's). ``gain`` is each
+microphone's complex gain per bin relative to the array model (recorded =
 gain x modelled): the beamformer divides the spectra by it. Bins outside ``band_hz`` hold the
 nearest in-band value. A fault with ``exclude`` true takes the microphone out of the beamformer.
 """
@@ -66,9 +70,39 @@ class MicCalibration:
         return mag * np.exp(1j * ph)
 
 
+@dataclass(frozen=True)
+class CameraCalibration:
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    distortion: tuple[float, ...]  # k1, k2, p1, p2, k3
+    rms_px: float
+    views_used: int
+    views_rejected: tuple[str, ...] = ()
+    board: tuple[int, int] = (9, 6)
+    square_m: float = 0.025
+
+    def camera(self, pose_from=None):
+        """An :class:`~acoustic_camera.array.camera.Camera` with these intrinsics, and the pose
+        of ``pose_from`` (a Camera) if given."""
+        from ..array.camera import Camera
+
+        kw = {} if pose_from is None else {"rotation": pose_from.rotation, "translation": pose_from.translation}
+        return Camera(width=self.width, height=self.height, fx=self.fx, fy=self.fy, cx=self.cx, cy=self.cy,
+                      distortion=np.asarray(self.distortion), **kw)
+
+
+_CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rms_px", "views_used", "views_rejected",
+                "board", "square_m")
+
+
 @dataclass(frozen=True, eq=False)
 class Calibration:
     microphones: MicCalibration | None = None
+    camera: CameraCalibration | None = None
     sources: tuple[dict, ...] = ()
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     sha256: str = ""  # of the file it was read from
@@ -77,6 +111,9 @@ class Calibration:
 def write_calibration(path, cal: Calibration, overwrite: bool = False) -> Path:
     """Write ``cal`` atomically (a partial file never appears under ``path``)."""
     doc = {"acam_schema": SCHEMA, "version": VERSION, "created": cal.created, "sources": list(cal.sources)}
+    if cal.camera is not None:
+        c = cal.camera
+        doc["camera"] = {k: (list(getattr(c, k)) if isinstance(getattr(c, k), tuple) else getattr(c, k)) for k in _CAMERA_KEYS}
     m = cal.microphones
     if m is not None:
         doc["microphones"] = {
@@ -130,4 +167,19 @@ def load_calibration(path) -> Calibration:
         if any(not 0 <= f.mic < n for f in faults):
             raise E(path, "microphones/faults", f"microphones 0..{n - 1}", str([f.mic for f in faults]))
         mics = MicCalibration(freqs, gains, band, pos, faults)
-    return Calibration(mics, tuple(doc.get("sources", ())), str(doc.get("created", "")), hashlib.sha256(raw).hexdigest())
+    camera = None
+    if doc.get("camera") is not None:
+        d = doc["camera"]
+        try:
+            camera = CameraCalibration(
+                width=int(d["width"]), height=int(d["height"]), fx=float(d["fx"]), fy=float(d["fy"]), cx=float(d["cx"]),
+                cy=float(d["cy"]), distortion=tuple(float(x) for x in d["distortion"]), rms_px=float(d["rms_px"]),
+                views_used=int(d["views_used"]), views_rejected=tuple(str(x) for x in d["views_rejected"]),
+                board=tuple(int(x) for x in d["board"]), square_m=float(d["square_m"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise E(path, "camera", ", ".join(_CAMERA_KEYS), f"a missing or malformed {exc}") from None
+        if len(camera.distortion) != 5 or camera.fx <= 0 or camera.fy <= 0 or camera.width <= 0 or camera.height <= 0:
+            raise E(path, "camera", "positive size and focal lengths and 5 distortion coefficients",
+                    f"{camera.width}x{camera.height}, fx {camera.fx}, fy {camera.fy}, {len(camera.distortion)} coefficients")
+    return Calibration(mics, camera, tuple(doc.get("sources", ())), str(doc.get("created", "")),
+                       hashlib.sha256(raw).hexdigest())
