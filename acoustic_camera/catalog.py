@@ -7,9 +7,9 @@ SOUND_CLASSES: tuple[str, ...] = ("clapping", "snapping", "whistling", "knocking
                                   "paper_ripping", "speech", "hammering")
 """Sound classes the simulator synthesizes (after the DualCam action dataset)."""
 
-REFERENCE_SOUNDS: tuple[str, ...] = ("noise",)
-"""Calibration signals the simulator also plays (a loudspeaker's broadband noise); not classes
-for the models."""
+REFERENCE_SOUNDS: tuple[str, ...] = ("noise", "clicks")
+"""Calibration signals the simulator also plays (a loudspeaker's broadband noise; clicks with an
+LED that lights with each, for audio-video sync); not classes for the models."""
 
 SCENARIOS: tuple[str, ...] = ("anechoic", "indoor", "outdoor")
 """Recording places: an anechoic chamber, an open-space office, an outdoor terrace."""

@@ -46,8 +46,9 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         progress: called as ``progress(frames_done, frames_total)``.
         calibration: a calibration file (or a loaded :class:`~acoustic_camera.io.calibration.Calibration`):
             its microphone gains divide the spectra, its excluded microphones are left out, its
-            camera intrinsics replace the session's (the look grid follows them); the acoustic
-            file records its SHA-256.
+            camera intrinsics replace the session's (the look grid follows them), and with an
+            audio-video offset each frame's window is centred on the audio time its picture
+            shows; the acoustic file records its SHA-256.
         beamformer_kw: go to :class:`.Beamformer` (grid, focus_distance, nfft, window, steering,
             shading, backend).
     """
@@ -65,7 +66,9 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
             geometry, camera, cal_params = _apply_calibration(calibration, s, beamformer_kw)
         bf = Beamformer(geometry, camera, s.sample_freq, **beamformer_kw)
         n = s.n_frames
-        starts, coverage = frame_windows(s.frame_sample_index, bf.nfft, s.n_samples)
+        # a calibrated audio-video offset: each picture shows the audio time t_k - offset
+        shift = int(round((cal_params or {}).get("av_offset_s", 0.0) * s.sample_freq))
+        starts, coverage = frame_windows(s.frame_sample_index - shift, bf.nfft, s.n_samples)
         spec = MfccSpec()
         params = dict(bf.params(), dtype=dtype, band_hz=[band[0], band[1]], mfcc=vars(spec),
                       bad_mics=np.flatnonzero(geometry.bad).tolist(), calibration=cal_params)
@@ -143,4 +146,6 @@ def _apply_calibration(calibration, session, beamformer_kw: dict):
                             f"found {cal.camera.width}x{cal.camera.height}")
         camera = cal.camera.camera(pose_from=camera)
         record["camera"] = "intrinsics and distortion"
+    if cal.sync is not None:
+        record["av_offset_s"] = cal.sync.av_offset_s
     return geometry, camera, record

@@ -14,7 +14,8 @@ from .common import parse_band, progress_bar, session_argument, writes_files
 
 @main.group()
 def calibrate():
-    """Calibration of the rig (camera, microphones); writes an acam calibration file (.json)."""
+    """Calibration of the rig (camera, microphones, audio-video sync); writes an acam calibration
+    file (.json)."""
 
 
 def _save(out: Path, cal, update: bool, overwrite: bool):
@@ -26,7 +27,7 @@ def _save(out: Path, cal, update: bool, overwrite: bool):
     if update and out.exists():
         old = load_calibration(out)
         cal = replace(cal, microphones=cal.microphones or old.microphones, camera=cal.camera or old.camera,
-                      sources=tuple(old.sources) + tuple(cal.sources))
+                      sync=cal.sync or old.sync, sources=tuple(old.sources) + tuple(cal.sources))
         overwrite = True
     write_calibration(out, cal, overwrite=overwrite)
 
@@ -106,3 +107,28 @@ def calibrate_array(session, source, out, band, update, overwrite, quiet):
                f"{len(mc.faults)} fault(s), {len(mc.excluded)} microphone(s) excluded")
     for f in mc.faults:
         click.echo(f"  mic {f.mic:3d}  {f.fault:9s} {'excluded' if f.exclude else 'kept    '}  {f.detail}")
+
+
+@calibrate.command("sync")
+@session_argument
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration file (.json).")
+@click.option("--distance", default=3.0, show_default=True, type=float,
+              help="Metres from the array to the events (their sound's travel time is removed).")
+@update_option
+@writes_files
+def calibrate_sync(session, out, distance, update, overwrite, quiet):
+    """How late the camera's pictures come against the sound, from SESSION: a recording of
+    visible impulsive events (an LED that flashes with a click, claps in view), twenty or more."""
+    from ..calibration.sync import estimate_offset
+    from ..io.atomic import check_output
+
+    if not (update and out.exists()):
+        check_output(out, overwrite, inputs=(session,))
+    if not distance > 0:
+        raise AcamError(f"--distance: expected metres > 0, found {distance}")
+    with progress_bar("frames", "frame", quiet) as progress:
+        cal = estimate_offset(session, distance, progress=progress)
+    _save(out, cal, update, overwrite)
+    s = cal.sync
+    click.echo(f"wrote {out}: the pictures come {1000 * s.av_offset_s:.1f} ms after the sound "
+               f"(+-{1000 * s.uncertainty_s:.1f} ms, {s.events} events)")

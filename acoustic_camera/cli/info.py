@@ -107,6 +107,10 @@ def _calibration_lines(path: Path) -> list[str]:
                  f"camera:      {c.width}x{c.height}, fx {c.fx:.2f} fy {c.fy:.2f} cx {c.cx:.2f} cy {c.cy:.2f} px, distortion "
                  f"{np.round(c.distortion, 4).tolist()}; RMS {c.rms_px:.3f} px over {c.views_used} views of a "
                  f"{c.board[0]}x{c.board[1]} board ({len(c.views_rejected)} rejected)")
+    y = cal.sync
+    lines.append("sync:        not calibrated" if y is None else
+                 f"sync:        pictures {1000 * y.av_offset_s:.1f} ms after the sound (+-{1000 * y.uncertainty_s:.1f} ms, "
+                 f"{y.events} events at {y.distance_m:g} m)")
     mc = cal.microphones
     if mc is None:
         return lines + ["microphones: not calibrated"]

@@ -13,7 +13,8 @@ Schema (every block but the header optional)::
         "band_hz": [lo, hi], "source_position_m": [x, y, z],
         "faults": [{"mic": 5, "fault": "dead", "exclude": true, "detail": "..."}]}}
 
-``camera``: intrinsics and OpenCV distortion (the pose stays the session's). ``gain`` is each
+``camera``: intrinsics and OpenCV distortion (the pose stays the session's). ``sync``:
+``{"av_offset_s", "events", "uncertainty_s", "distance_m"}``, how late the pictures come. ``gain`` is each
 microphone's complex gain per bin relative to the array model (recorded =
 gain x modelled): the beamformer divides the spectra by it. Bins outside ``band_hz`` hold the
 nearest in-band value. A fault with ``exclude`` true takes the microphone out of the beamformer.
@@ -95,6 +96,14 @@ class CameraCalibration:
                       distortion=np.asarray(self.distortion), **kw)
 
 
+@dataclass(frozen=True)
+class SyncCalibration:
+    av_offset_s: float  # how late the pictures are: frame k shows the audio time t_k - offset
+    events: int
+    uncertainty_s: float
+    distance_m: float
+
+
 _CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rms_px", "views_used", "views_rejected",
                 "board", "square_m")
 
@@ -103,6 +112,7 @@ _CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rms_px
 class Calibration:
     microphones: MicCalibration | None = None
     camera: CameraCalibration | None = None
+    sync: SyncCalibration | None = None
     sources: tuple[dict, ...] = ()
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     sha256: str = ""  # of the file it was read from
@@ -111,6 +121,9 @@ class Calibration:
 def write_calibration(path, cal: Calibration, overwrite: bool = False) -> Path:
     """Write ``cal`` atomically (a partial file never appears under ``path``)."""
     doc = {"acam_schema": SCHEMA, "version": VERSION, "created": cal.created, "sources": list(cal.sources)}
+    if cal.sync is not None:
+        doc["sync"] = {"av_offset_s": cal.sync.av_offset_s, "events": cal.sync.events,
+                       "uncertainty_s": cal.sync.uncertainty_s, "distance_m": cal.sync.distance_m}
     if cal.camera is not None:
         c = cal.camera
         doc["camera"] = {k: (list(getattr(c, k)) if isinstance(getattr(c, k), tuple) else getattr(c, k)) for k in _CAMERA_KEYS}
@@ -181,5 +194,14 @@ def load_calibration(path) -> Calibration:
         if len(camera.distortion) != 5 or camera.fx <= 0 or camera.fy <= 0 or camera.width <= 0 or camera.height <= 0:
             raise E(path, "camera", "positive size and focal lengths and 5 distortion coefficients",
                     f"{camera.width}x{camera.height}, fx {camera.fx}, fy {camera.fy}, {len(camera.distortion)} coefficients")
-    return Calibration(mics, camera, tuple(doc.get("sources", ())), str(doc.get("created", "")),
+    sync = None
+    if doc.get("sync") is not None:
+        d = doc["sync"]
+        try:
+            sync = SyncCalibration(float(d["av_offset_s"]), int(d["events"]), float(d["uncertainty_s"]), float(d["distance_m"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise E(path, "sync", "av_offset_s, events, uncertainty_s and distance_m", f"a missing or malformed {exc}") from None
+        if not np.isfinite(sync.av_offset_s) or abs(sync.av_offset_s) > 5:
+            raise E(path, "sync/av_offset_s", "an offset within +-5 s", f"{sync.av_offset_s}")
+    return Calibration(mics, camera, sync, tuple(doc.get("sources", ())), str(doc.get("created", "")),
                        hashlib.sha256(raw).hexdigest())

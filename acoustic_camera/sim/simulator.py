@@ -76,6 +76,9 @@ class SimConfig:
     # a non-ideal array (gains, delays, positions, faulty channels); the session still stores
     # the nominal geometry, as a real recording would
     array_errors: ArrayErrors | None = None
+    # seconds the camera's pictures lag the sound: frame k (stamped at its sample index t_k)
+    # shows the scene at t_k - video_delay, as a camera with a late pipeline would deliver it
+    video_delay: float = 0.0
 
     def __post_init__(self):
         if self.duration <= 0:
@@ -92,6 +95,8 @@ class SimConfig:
             raise AcamError(f"video frame rate: expected a positive number, found {self.video_fps}")
         if self.array_errors is not None:
             self.array_errors.check(self.geometry.n_mics)
+        if not 0 <= self.video_delay <= 1.0:
+            raise AcamError(f"video delay: expected 0 to 1 s, found {self.video_delay}")
         if self.truth_nfft < 2 or self.truth_nfft % 2:
             raise AcamError(f"truth window: expected a positive even number of samples, found {self.truth_nfft}")
 
@@ -379,10 +384,20 @@ class Simulator:
         nominal = np.stack([nominal_level_db(s.sound.level_pa, dist[:, j]) for j, s in enumerate(self.sources)], axis=1)
         active = level > nominal + self.truth_attrs["active_threshold_db"]
         frames = np.empty((len(idx), cfg.camera.height, cfg.camera.width, 3), dtype=np.uint8)
+        # what the picture shows: the scene video_delay before the frame's stamp
+        t_pic = t - cfg.video_delay
+        pos_pic = np.stack([s.traj.position(t_pic) for s in self.sources], axis=1) if cfg.video_delay else pos
+        pix_pic, front_pic = cfg.camera.project(pos_pic) if cfg.video_delay else (pix, front)
+        shown = active.copy()
+        for j, s in enumerate(self.sources):
+            if hasattr(s.sound, "onsets"):  # an LED lit by each click, light being instant
+                on = np.asarray(s.sound.onsets) / cfg.sample_freq
+                shown[:, j] = [bool(np.any((on <= tp) & (on > tp - s.sound.led_seconds))) for tp in t_pic]
         for i, k in enumerate(idx):
             sprites = [
-                SourceSprite(s.spec.label, (float(pix[i, j, 0]), float(pix[i, j, 1])), float(np.linalg.norm(pos[i, j] - cfg.camera.position)), bool(active[i, j]))
-                for j, s in enumerate(self.sources) if front[i, j]
+                SourceSprite(s.spec.label, (float(pix_pic[i, j, 0]), float(pix_pic[i, j, 1])),
+                             float(np.linalg.norm(pos_pic[i, j] - cfg.camera.position)), bool(shown[i, j]))
+                for j, s in enumerate(self.sources) if front_pic[i, j]
             ]
             frames[i] = draw_frame(self.background_image, sprites, int(k))
         truth = {"position": pos, "pixel": pix, "visible": visible, "active": active,

@@ -430,8 +430,33 @@ class _Noise(SoundSource):
         return self._rng.standard_normal(self._chunk) * self.level_pa
 
 
+class _Clicks(_EventSound):
+    """A synchronisation target: a short broadband click every 0.35-0.7 s, at random phases
+    against any frame clock, with an LED that lights with each click (the scene draws it).
+    ``onsets`` lists the clicks' first samples (stream samples: emission times x fs)."""
+
+    label = "clicks"
+    typical_level_pa = 0.5
+    led_seconds = 0.1  # how long the LED stays lit after a click: longer than a frame period
+
+    def __init__(self, fs, rng, level_pa):
+        super().__init__(fs, rng, level_pa)
+        self.onsets: list[int] = []
+        self._base = 0
+
+    def _event(self):
+        self.onsets.append(self._base + self._t_next)
+        gap = self._rng.uniform(0.35, 0.7)
+        return self._scaled(_burst(self._rng, int(0.004 * self.fs), 0.0008, self.fs), gap), gap
+
+    def _render_chunk(self):
+        out = super()._render_chunk()
+        self._base += self._chunk
+        return out
+
+
 _CLASSES = {c.label: c for c in (_Clapping, _Snapping, _Whistling, _Knocking, _Typing,
-                                 _PaperRipping, _Speech, _Hammering, _Noise)}
+                                 _PaperRipping, _Speech, _Hammering, _Noise, _Clicks)}
 
 
 def make_sound(label: str, fs: float, rng: np.random.Generator, level_pa: float | None = None) -> SoundSource:
