@@ -298,3 +298,17 @@ def test_sync_needs_visible_events_and_is_applied_by_beamform(rig, tmp_path):
         # frame 0's picture shows the audio 90 ms before its stamp: its window lies before the recording
         assert a["coverage"][0] == 0.5 and b["coverage"][0] == 0.0
         assert json.loads(b.attrs["params_json"])["calibration"]["av_offset_s"] == 0.09
+
+
+def test_plot_calibration_draws_gains_with_the_faults_named(rig, tmp_path):
+    from conftest import run_acam
+
+    r = run_acam("plot", "calibration", rig["path"], "--out", tmp_path / "cal.png")
+    assert r.returncode == 0 and (tmp_path / "cal.png").stat().st_size > 30_000
+    sync_only = tmp_path / "sync.json"
+    from acoustic_camera.io.calibration import SyncCalibration
+
+    write_calibration(sync_only, Calibration(sync=SyncCalibration(0.05, 20, 0.005, 3.0)))
+    r = run_acam("plot", "calibration", sync_only, "--out", tmp_path / "x.png", check=False)
+    assert r.returncode == 2 and "microphones: expected a calibrated array (acam calibrate array), found none" in r.stderr
+    assert not (tmp_path / "x.png").exists()

@@ -45,7 +45,7 @@ def render(session, acoustic, out, frame, png, band, dyn_range, reference, side_
 
 @main.group()
 def plot():
-    """Pictures: the array and its beampattern, a pixel's spectrum over time."""
+    """Pictures: the array and its beampattern, a pixel's spectrum over time, a calibration."""
 
 
 @plot.command("array")
@@ -59,6 +59,19 @@ def plot_array_cmd(geometry, freqs, out, overwrite, quiet):
     from ..view.plots import plot_array
 
     plot_array(load_geometry(geometry), parse_numbers(freqs, "--freqs"), out, overwrite=overwrite)
+    click.echo(f"wrote {out}")
+
+
+@plot.command("calibration")
+@click.argument("calibration", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Picture to write (.png or .svg).")
+@writes_files
+def plot_calibration_cmd(calibration, out, overwrite, quiet):
+    """Every microphone's gain and phase against frequency from CALIBRATION (acam calibrate),
+    the faulty ones marked with their fault."""
+    from ..view.plots import plot_calibration
+
+    plot_calibration(calibration, out, overwrite=overwrite)
     click.echo(f"wrote {out}")
 
 

@@ -64,6 +64,53 @@ def plot_array(geometry, freqs, out: str | Path, db_floor: float = -30.0, overwr
     _save(fig, out, overwrite)
 
 
+def plot_calibration(path, out: str | Path, overwrite: bool = False) -> None:
+    """A calibration file's microphone gains against frequency: magnitude (dB) and phase
+    (degrees) of every microphone over its band, the faulty ones drawn in colour and named
+    with their fault; the camera and sync blocks summed up in the title."""
+    from ..io.calibration import load_calibration
+
+    check_output(out, overwrite, inputs=(path,))
+    cal = load_calibration(path)
+    mc = cal.microphones
+    if mc is None:
+        raise AcamError(f"{path}: microphones: expected a calibrated array (acam calibrate array), found none")
+    sel = (mc.freqs >= mc.band[0]) & (mc.freqs <= mc.band[1])
+    f = mc.freqs[sel] / 1000
+    g = mc.gains[:, sel]
+    fig = _figure(figsize=(11, 7))
+    ax_mag, ax_ph = fig.subplots(2, 1, sharex=True)
+    faulty = {ft.mic: ft for ft in mc.faults}
+    for m in range(g.shape[0]):
+        if m not in faulty:
+            ax_mag.plot(f, 20 * np.log10(np.abs(g[m])), color="0.6", lw=0.5)
+            ax_ph.plot(f, np.degrees(np.angle(g[m])), color="0.6", lw=0.5)
+    colours = iter(["tab:red", "tab:blue", "tab:green", "tab:orange", "tab:purple", "tab:brown", "tab:pink",
+                    "tab:olive", "tab:cyan"] * 16)
+    for m, ft in sorted(faulty.items()):
+        c = next(colours)
+        label = f"mic {m}: {ft.fault}{'' if ft.exclude else ' (kept)'}"
+        if ft.exclude:  # its gain is not estimated: mark it along the top of the panels
+            ax_mag.plot([], [], color=c, ls="--", label=label)
+            continue
+        ax_mag.plot(f, 20 * np.log10(np.abs(g[m])), color=c, lw=1.5, label=label)
+        ax_ph.plot(f, np.degrees(np.angle(g[m])), color=c, lw=1.5)
+    ax_mag.set_ylabel("gain (dB, median mic = 0)")
+    ax_ph.set_ylabel("phase (degrees)")
+    ax_ph.set_xlabel("frequency (kHz)")
+    ax_ph.set_ylim(-180, 180)
+    ax_mag.legend(fontsize=7, ncol=3, loc="lower left", title=f"{len(mc.faults)} faults, {len(mc.excluded)} excluded",
+                  title_fontsize=7)
+    extra = []
+    if cal.camera is not None:
+        extra.append(f"camera fx {cal.camera.fx:.1f} fy {cal.camera.fy:.1f} px, RMS {cal.camera.rms_px:.2f} px")
+    if cal.sync is not None:
+        extra.append(f"video {1000 * cal.sync.av_offset_s:.0f} ms after the sound")
+    ax_mag.set_title(f"{Path(path).name}: {g.shape[0]} microphones, source at "
+                     f"{np.round(mc.source_position, 2).tolist()} m" + ("; " + "; ".join(extra) if extra else ""))
+    _save(fig, out, overwrite)
+
+
 def plot_spectrum(session_path, out: str | Path, *, pixel=None, truth: bool = False, acoustic=None,
                   backend: str = "auto", batch: int = 24, overwrite: bool = False) -> None:
     """Spectrogram (dB) of one acoustic pixel (fixed ROW,COL, or following the first source's
