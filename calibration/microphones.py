@@ -78,9 +78,9 @@ def channel_stats(session, block: int = 65536) -> dict:
 
 
 def cross_spectra(session, mics: np.ndarray, k0: int, k1: int, nfft: int = NFFT,
-                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, int]:
+                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """The cross-spectral matrix (k1 - k0, M, M), summed over half-overlapping Hann frames of
-    the whole recording, for the given microphones and bins; and the number of frames."""
+    the whole recording, for the given microphones and bins."""
     win = make_window("hann", nfft)
     hop = nfft // 2
     starts = np.arange(0, session.n_samples - nfft + 1, hop)
@@ -96,7 +96,7 @@ def cross_spectra(session, mics: np.ndarray, k0: int, k1: int, nfft: int = NFFT,
         C += np.einsum("nmf,nkf->fmk", X, X.conj())
         if progress:
             progress(min(starts.size, i + batch), starts.size)
-    return C, int(starts.size)
+    return C
 
 
 def calibrate_microphones(session_path, source_position, band=BAND, nfft: int = NFFT,
@@ -117,7 +117,7 @@ def calibrate_microphones(session_path, source_position, band=BAND, nfft: int = 
         faults = channel_faults(channel_stats(s))
         out = {f.mic for f in faults} | set(np.flatnonzero(geom.bad).tolist())
         use = np.array([m for m in range(geom.n_mics) if m not in out])
-        C, _ = cross_spectra(s, use, k0, k1, nfft, progress)
+        C = cross_spectra(s, use, k0, k1, nfft, progress)
         sha = s.time_data_sha256()
         source = {"path": str(session_path), "time_data_sha256": sha}
     f = freqs[k0:k1]

@@ -87,7 +87,7 @@ def estimate_offset(session_path, distance: float = FOCUS_DISTANCE,
     if vis.size == 0:
         raise AcamError(f"{path}: expected visible impulsive events (a flashing LED, a clap in view), found nothing "
                         "that flashes in the picture")
-    aud = acoustic_onsets(power, fs) / fs + 0.0
+    aud = acoustic_onsets(power, fs) / fs
     t_event = aud - distance / SPEED_OF_SOUND
     lags = []
     for k in vis:

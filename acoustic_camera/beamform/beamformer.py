@@ -67,7 +67,6 @@ class Beamformer:
         prepare = getattr(self.backend, "prepare", None)
         if prepare is not None:
             prepare(self.plan)
-            self.spectra(np.zeros((1, nfft, geometry.n_mics), np.float32))
 
     def params(self) -> dict:
         """Every parameter that shapes the images, as stored with them."""

@@ -18,6 +18,14 @@ def calibrate():
     file (.json)."""
 
 
+def _check_out(out: Path, update: bool, overwrite: bool, inputs) -> None:
+    """Refuse to replace OUT unless --overwrite, except when --update adds to it."""
+    from ..io.atomic import check_output
+
+    if not (update and out.exists()):
+        check_output(out, overwrite, inputs=inputs)
+
+
 def _save(out: Path, cal, update: bool, overwrite: bool):
     """Write ``cal``; with ``update``, into the existing file, keeping its other blocks."""
     from dataclasses import replace
@@ -57,11 +65,9 @@ def parse_board(text: str) -> tuple[int, int]:
 def calibrate_camera_cmd(images, board, square, every, out, update, overwrite, quiet):
     """Camera intrinsics and lens distortion from chessboard IMAGES (image files, or videos)."""
     from ..calibration.camera import calibrate_camera, load_views
-    from ..io.atomic import check_output
     from ..io.calibration import Calibration
 
-    if not (update and out.exists()):
-        check_output(out, overwrite, inputs=images)
+    _check_out(out, update, overwrite, images)
     views = load_views(images, every)
     with progress_bar("chessboards", "view", quiet) as progress:
         cam = calibrate_camera(views, parse_board(board), square, progress=progress)
@@ -92,10 +98,8 @@ def calibrate_array(session, source, out, band, update, overwrite, quiet):
     """Microphone gains per bin and faulty channels, from SESSION: a recording of a broadband
     source (a loudspeaker playing noise) at a known place, well off the array's axis."""
     from ..calibration.microphones import calibrate_microphones
-    from ..io.atomic import check_output
 
-    if not (update and out.exists()):
-        check_output(out, overwrite, inputs=(session,))
+    _check_out(out, update, overwrite, (session,))
     lo, hi = parse_band(band)
     if hi is None:
         raise AcamError(f"--band {band}: expected LO:HI in Hz with both ends given")
@@ -120,10 +124,8 @@ def calibrate_sync(session, out, distance, update, overwrite, quiet):
     """How late the camera's pictures come against the sound, from SESSION: a recording of
     visible impulsive events (an LED that flashes with a click, claps in view), twenty or more."""
     from ..calibration.sync import estimate_offset
-    from ..io.atomic import check_output
 
-    if not (update and out.exists()):
-        check_output(out, overwrite, inputs=(session,))
+    _check_out(out, update, overwrite, (session,))
     if not distance > 0:
         raise AcamError(f"--distance: expected metres > 0, found {distance}")
     with progress_bar("frames", "frame", quiet) as progress:
