@@ -63,5 +63,5 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
                              focus_distance=parse_focus(focus_distance), nfft=nfft, window=window, steering=steering,
                              backend=backend, calibration=calibration)
     click.echo(f"wrote {r['path']}: {r['frames']} frames ({r['partial_frames']} with windows past the recording's ends, "
-               f"zero-padded) in {r['seconds']:.1f} s, {r['volumes_per_s']:.1f} volumes/s "
-               f"({r['realtime_factor']:.1f}x real time), backend {r['backend']}")
+               f"zero-padded) in {r['seconds']:.1f} s ({r['setup_seconds']:.1f} s of set-up), then "
+               f"{r['volumes_per_s']:.1f} volumes/s ({r['realtime_factor']:.1f}x real time), backend {r['backend']}")
