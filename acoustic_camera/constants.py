@@ -38,6 +38,10 @@ CAMERA_HFOV_DEG = 60.0
 CAMERA_FOCAL_PX = (CAMERA_WIDTH / 2) / math.tan(math.radians(CAMERA_HFOV_DEG / 2))
 """fx = fy = 320 / tan(30 deg) = 554.26 px."""
 
+MARKER_DICTIONARY = "DICT_4X4_50"
+"""OpenCV ArUco dictionary of the markers a registration source carries (drawn by the simulator,
+found by ``acam calibrate register``)."""
+
 # -- acoustic images ------------------------------------------------------------------------
 NFFT = 1024
 """Samples per acoustic frame (one window per video frame) and FFT size: 512 bins are kept."""

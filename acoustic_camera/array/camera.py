@@ -21,6 +21,26 @@ from ..constants import CAMERA_FOCAL_PX, CAMERA_HEIGHT, CAMERA_WIDTH
 from ..errors import AcamError
 
 
+def rotation_from_ypr(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    """The rotation R (array frame -> camera frame) of a camera turned by ``yaw`` (its optical
+    axis toward +x, to the right), ``pitch`` (toward -y, up) and ``roll`` (about the optical axis,
+    clockwise seen from behind the camera: the scene turns the other way in the picture), in degrees, applied in that order from the array's axes."""
+    y, p, r = np.radians([yaw, pitch, roll])
+    ry = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, math.cos(p), -math.sin(p)], [0, math.sin(p), math.cos(p)]])
+    rz = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
+    return (ry @ rx @ rz).T  # columns of R^T: the camera's axes in the array frame
+
+
+def ypr_from_rotation(rot: np.ndarray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees of a rotation made by :func:`rotation_from_ypr`."""
+    c = np.asarray(rot, dtype=np.float64).T  # = Ry Rx Rz
+    pitch = math.asin(float(np.clip(-c[1, 2], -1, 1)))
+    yaw = math.atan2(c[0, 2], c[2, 2])
+    roll = math.atan2(c[1, 0], c[1, 1])
+    return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
+
+
 @dataclass(frozen=True, eq=False)
 class Camera:
     """A calibrated camera: intrinsics, OpenCV distortion (k1, k2, p1, p2, k3) and pose."""
@@ -58,6 +78,14 @@ class Camera:
         """A camera with square pixels and the given horizontal field of view."""
         f = (width / 2) / math.tan(math.radians(hfov_deg / 2))
         return cls(width=width, height=height, fx=f, fy=f, cx=(width - 1) / 2, cy=(height - 1) / 2, **kw)
+
+    def posed(self, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, position=(0.0, 0.0, 0.0)) -> "Camera":
+        """This camera, mounted with the given orientation (degrees, :func:`rotation_from_ypr`)
+        and centre (metres, array frame)."""
+        from dataclasses import replace
+
+        rot = rotation_from_ypr(yaw, pitch, roll)
+        return replace(self, rotation=rot, translation=-rot @ np.asarray(position, dtype=np.float64))
 
     @property
     def matrix(self) -> np.ndarray:

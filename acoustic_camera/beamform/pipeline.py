@@ -46,7 +46,7 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         progress: called as ``progress(frames_done, frames_total)``.
         calibration: a calibration file (or a loaded :class:`~acoustic_camera.io.calibration.Calibration`):
             its microphone gains divide the spectra, its excluded microphones are left out, its
-            camera intrinsics replace the session's (the look grid follows them), and with an
+            camera intrinsics and pose replace the session's (the look grid follows them), and with an
             audio-video offset each frame's window is centred on the audio time its picture
             shows; the acoustic file records its SHA-256.
         beamformer_kw: go to :class:`.Beamformer` (grid, focus_distance, nfft, window, steering,
@@ -63,7 +63,7 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
     with open_session(session_path) as s:
         geometry, camera, cal_params = s.geometry, s.camera, None
         if calibration is not None:
-            geometry, camera, cal_params = _apply_calibration(calibration, s, beamformer_kw)
+            geometry, camera, cal_params = apply_calibration(calibration, s, beamformer_kw)
         bf = Beamformer(geometry, camera, s.sample_freq, **beamformer_kw)
         # the plan, tables and (on a machine's first run) the kernels' compilation are set-up,
         # reported apart so that volumes/s is the throughput a long session sees
@@ -126,9 +126,11 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
                 "partial_frames": int(np.sum(coverage < 1))}
 
 
-def _apply_calibration(calibration, session, beamformer_kw: dict):
-    """(geometry with the calibration's excluded microphones, the camera with its intrinsics,
-    the record for the acoustic file); puts the inverse gains into ``beamformer_kw``."""
+def apply_calibration(calibration, session, beamformer_kw: dict):
+    """(geometry with the calibration's excluded microphones, the camera with its intrinsics
+    and pose, the record for the acoustic file); puts the inverse gains into ``beamformer_kw``."""
+    from dataclasses import replace
+
     from ..constants import NFFT
     from ..framing import bin_frequencies
     from ..io.calibration import Calibration, load_calibration
@@ -151,6 +153,9 @@ def _apply_calibration(calibration, session, beamformer_kw: dict):
                             f"found {cal.camera.width}x{cal.camera.height}")
         camera = cal.camera.camera(pose_from=camera)
         record["camera"] = "intrinsics and distortion"
+    if cal.pose is not None:
+        camera = replace(camera, rotation=cal.pose.rotation, translation=cal.pose.translation)
+        record["pose"] = "rotation and translation" if cal.pose.translation_estimated else "rotation"
     if cal.sync is not None:
         record["av_offset_s"] = cal.sync.av_offset_s
     return geometry, camera, record

@@ -111,6 +111,17 @@ def _calibration_lines(path: Path) -> list[str]:
     lines.append("sync:        not calibrated" if y is None else
                  f"sync:        pictures {1000 * y.av_offset_s:.1f} ms after the sound (+-{1000 * y.uncertainty_s:.1f} ms, "
                  f"{y.events} events at {y.distance_m:g} m)")
+    p = cal.pose
+    if p is None:
+        lines.append("pose:        not calibrated")
+    else:
+        yaw, pitch, roll = p.yaw_pitch_roll_deg
+        x, y, z = 100 * p.position
+        lines.append(f"pose:        yaw {yaw:+.2f} pitch {pitch:+.2f} roll {roll:+.2f} deg (+-{p.rotation_sd_deg:.2f}), centre "
+                     f"({x:+.1f}, {y:+.1f}, {z:+.1f}) cm "
+                     + (f"(+-{100 * p.translation_sd_m:.1f})" if p.translation_estimated else "(kept, not measured)")
+                     + f"; RMS {p.rms_deg:.3f} deg over {p.frames_used} frames ({p.frames_rejected} rejected), "
+                     f"marker {p.marker_id}")
     mc = cal.microphones
     if mc is None:
         return lines + ["microphones: not calibrated"]

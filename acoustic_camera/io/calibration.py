@@ -14,7 +14,10 @@ Schema (every block but the header optional)::
         "faults": [{"mic": 5, "fault": "dead", "exclude": true, "detail": "..."}]}}
 
 ``camera``: intrinsics and OpenCV distortion (the pose stays the session's). ``sync``:
-``{"av_offset_s", "events", "uncertainty_s", "distance_m"}``, how late the pictures come. ``gain`` is each
+``{"av_offset_s", "events", "uncertainty_s", "distance_m"}``, how late the pictures come. ``pose``:
+the camera's rotation (3 x 3) and ``translation_m`` relative to the array (``X_camera = R X_array
++ t``), with how registration found them (``rms_deg``, ``frames_used``, ...); applied, the look
+grid's rays leave the camera's centre in its direction. ``gain`` is each
 microphone's complex gain per bin relative to the array model (recorded =
 gain x modelled): the beamformer divides the spectra by it. Bins outside ``band_hz`` hold the
 nearest in-band value. A fault with ``exclude`` true takes the microphone out of the beamformer.
@@ -104,6 +107,44 @@ class SyncCalibration:
     distance_m: float
 
 
+@dataclass(frozen=True, eq=False)
+class PoseCalibration:
+    """The camera's pose relative to the array, ``X_camera = rotation @ X_array + translation``,
+    as registration measured it (:mod:`acoustic_camera.calibration.registration`)."""
+
+    rotation: np.ndarray  # (3, 3)
+    translation: np.ndarray  # (3,) m
+    translation_estimated: bool  # False: the session's camera centre was kept
+    rms_deg: float  # of the angles between acoustic and visual directions, over the frames used
+    rotation_sd_deg: float  # 1-sigma, largest axis
+    translation_sd_m: float | None
+    frames_used: int
+    frames_rejected: int
+    marker_id: int
+    marker_size_m: float | None
+    band_hz: tuple[float, float]
+
+    def __post_init__(self):
+        for name in ("rotation", "translation"):
+            arr = np.array(getattr(self, name), dtype=np.float64)
+            arr.setflags(write=False)
+            object.__setattr__(self, name, arr)
+
+    @property
+    def yaw_pitch_roll_deg(self) -> tuple[float, float, float]:
+        from ..array.camera import ypr_from_rotation
+
+        return ypr_from_rotation(self.rotation)
+
+    @property
+    def position(self) -> np.ndarray:
+        """The camera's centre in the array frame, metres."""
+        return -self.rotation.T @ self.translation
+
+
+_POSE_KEYS = ("rotation", "translation_m", "translation_estimated", "rms_deg", "rotation_sd_deg", "translation_sd_m",
+              "frames_used", "frames_rejected", "marker_id", "marker_size_m", "band_hz")
+
 _CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rms_px", "views_used", "views_rejected",
                 "board", "square_m")
 
@@ -113,6 +154,7 @@ class Calibration:
     microphones: MicCalibration | None = None
     camera: CameraCalibration | None = None
     sync: SyncCalibration | None = None
+    pose: PoseCalibration | None = None
     sources: tuple[dict, ...] = ()
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     sha256: str = ""  # of the file it was read from
@@ -127,6 +169,17 @@ def write_calibration(path, cal: Calibration, overwrite: bool = False) -> Path:
     if cal.camera is not None:
         c = cal.camera
         doc["camera"] = {k: (list(getattr(c, k)) if isinstance(getattr(c, k), tuple) else getattr(c, k)) for k in _CAMERA_KEYS}
+    if cal.pose is not None:
+        p = cal.pose
+        doc["pose"] = {
+            "rotation": np.round(p.rotation, 12).tolist(), "translation_m": np.round(p.translation, 9).tolist(),
+            "translation_estimated": bool(p.translation_estimated), "rms_deg": p.rms_deg,
+            "rotation_sd_deg": p.rotation_sd_deg, "translation_sd_m": p.translation_sd_m,
+            "frames_used": p.frames_used, "frames_rejected": p.frames_rejected, "marker_id": p.marker_id,
+            "marker_size_m": p.marker_size_m, "band_hz": list(p.band_hz),
+            # for people reading the file; the reader takes the rotation and translation
+            "yaw_pitch_roll_deg": [round(v, 4) for v in p.yaw_pitch_roll_deg],
+            "position_m": np.round(p.position, 5).tolist()}
     m = cal.microphones
     if m is not None:
         doc["microphones"] = {
@@ -203,5 +256,24 @@ def load_calibration(path) -> Calibration:
             raise E(path, "sync", "av_offset_s, events, uncertainty_s and distance_m", f"a missing or malformed {exc}") from None
         if not np.isfinite(sync.av_offset_s) or abs(sync.av_offset_s) > 5:
             raise E(path, "sync/av_offset_s", "an offset within +-5 s", f"{sync.av_offset_s}")
-    return Calibration(mics, camera, sync, tuple(doc.get("sources", ())), str(doc.get("created", "")),
+    pose = None
+    if doc.get("pose") is not None:
+        d = doc["pose"]
+        try:
+            size = d["marker_size_m"]
+            sd_t = d["translation_sd_m"]
+            pose = PoseCalibration(
+                rotation=np.asarray(d["rotation"], float), translation=np.asarray(d["translation_m"], float).ravel(),
+                translation_estimated=bool(d["translation_estimated"]), rms_deg=float(d["rms_deg"]),
+                rotation_sd_deg=float(d["rotation_sd_deg"]), translation_sd_m=None if sd_t is None else float(sd_t),
+                frames_used=int(d["frames_used"]), frames_rejected=int(d["frames_rejected"]), marker_id=int(d["marker_id"]),
+                marker_size_m=None if size is None else float(size), band_hz=tuple(float(v) for v in d["band_hz"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise E(path, "pose", ", ".join(_POSE_KEYS), f"a missing or malformed {exc}") from None
+        R = pose.rotation
+        if R.shape != (3, 3) or not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
+            raise E(path, "pose/rotation", "a proper 3x3 rotation matrix", f"shape {R.shape}" if R.shape != (3, 3) else "a matrix that is not one")
+        if pose.translation.shape != (3,) or not np.all(np.isfinite(pose.translation)):
+            raise E(path, "pose/translation_m", "3 finite numbers", str(d["translation_m"]))
+    return Calibration(mics, camera, sync, pose, tuple(doc.get("sources", ())), str(doc.get("created", "")),
                        hashlib.sha256(raw).hexdigest())

@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from ..catalog import SCENARIOS
+from ..constants import MARKER_DICTIONARY
 from ..errors import AcamError
 
 
@@ -549,3 +550,37 @@ def draw_frame(background: np.ndarray, sprites: Sequence[SourceSprite], frame_in
     for sprite in sorted(sprites, key=lambda s: -float(s.distance_m)):
         _draw_sprite(frame, sprite, int(frame_index))
     return frame
+
+
+def draw_marker(frame: np.ndarray, corners: np.ndarray, marker_id: int) -> None:
+    """Paint ArUco marker ``marker_id`` (:data:`~acoustic_camera.constants.MARKER_DICTIONARY`)
+    into ``frame`` in place, its black square's corners at ``corners`` (4, 2) pixels (top-left,
+    top-right, bottom-right, bottom-left, as OpenCV reports them), inside a white quiet zone one
+    module wide; the square is mapped by the homography of its corners."""
+    corners = np.asarray(corners, dtype=np.float64)
+    if not np.all(np.isfinite(corners)):
+        return
+    h, w = frame.shape[:2]
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    if hi[0] < -1 or hi[1] < -1 or lo[0] > w or lo[1] > h:
+        return
+    dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, MARKER_DICTIONARY))
+    modules = dictionary.markerSize + 2  # the code and its black border
+    edge = float(np.max(np.linalg.norm(corners - np.roll(corners, 1, axis=0), axis=1)))
+    px = max(2, 2 * math.ceil(edge / modules))  # about twice the pixels per module the frame gets
+    img = cv2.aruco.generateImageMarker(dictionary, int(marker_id), modules * px)
+    img = cv2.copyMakeBorder(img, px, px, px, px, cv2.BORDER_CONSTANT, value=255)
+    a, b = px, px + modules * px  # the black square's edges in the padded image
+    src = np.array([[a, a], [b, a], [b, b], [a, b]], np.float32) - 0.5
+    H = cv2.getPerspectiveTransform(src, corners.astype(np.float32))
+    x0, y0 = (int(max(0, math.floor(v - 2 * (hi - lo).max() / modules))) for v in lo)
+    x1, y1 = (int(min(m, math.ceil(v + 2 * (hi - lo).max() / modules) + 1)) for v, m in zip(hi, (w, h)))
+    if x1 <= x0 or y1 <= y0:
+        return
+    shift = np.array([[1, 0, -x0], [0, 1, -y0], [0, 0, 1]], np.float64)
+    size = (x1 - x0, y1 - y0)
+    warped = cv2.warpPerspective(img, shift @ H, size, flags=cv2.INTER_LINEAR)
+    mask = cv2.warpPerspective(np.full(img.shape, 255, np.uint8), shift @ H, size, flags=cv2.INTER_LINEAR)
+    alpha = mask.astype(np.float32)[..., None] / 255.0
+    patch = frame[y0:y1, x0:x1].astype(np.float32)
+    frame[y0:y1, x0:x1] = np.round(patch * (1 - alpha) + warped.astype(np.float32)[..., None] * alpha).astype(np.uint8)

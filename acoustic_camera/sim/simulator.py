@@ -44,7 +44,7 @@ from ..io.session import SessionWriter
 from .imperfections import ArrayErrors
 from .rir import HALF_WIDTH, StreamConvolver, build_rirs, diffuse_irs, plane_wave_irs
 from .scenarios import Scenario, get_scenario, pra
-from .scene_video import SourceSprite, draw_frame, make_background
+from .scene_video import SourceSprite, draw_frame, draw_marker, make_background
 from .sounds import make_sound
 from .trajectories import SourceSpec, make_trajectory
 from .truth import DryHistory, nominal_level_db, truth_attrs, window_levels
@@ -79,6 +79,18 @@ class SimConfig:
     # seconds the camera's pictures lag the sound: frame k (stamped at its sample index t_k)
     # shows the scene at t_k - video_delay, as a camera with a late pipeline would deliver it
     video_delay: float = 0.0
+    # the camera as mounted, when it is not the nominal one the session stores (``camera``): the
+    # pictures, the truth's pixels and the places sources walk to are this camera's, so the
+    # beamformer's grid (from ``camera``) is off until registration measures the pose
+    true_camera: Camera | None = None
+    # side (m) of an ArUco marker each source carries, facing the camera; source j shows marker
+    # id j. None: no markers
+    marker_size: float | None = None
+
+    @property
+    def view_camera(self) -> Camera:
+        """The camera that takes the pictures."""
+        return self.true_camera if self.true_camera is not None else self.camera
 
     def __post_init__(self):
         if self.duration <= 0:
@@ -97,6 +109,11 @@ class SimConfig:
             self.array_errors.check(self.geometry.n_mics)
         if not 0 <= self.video_delay <= 1.0:
             raise AcamError(f"video delay: expected 0 to 1 s, found {self.video_delay}")
+        if self.marker_size is not None and not 0 < self.marker_size <= 2:
+            raise AcamError(f"marker size: expected 0 to 2 m, found {self.marker_size}")
+        if self.true_camera is not None and (self.true_camera.width, self.true_camera.height) != (self.camera.width, self.camera.height):
+            raise AcamError(f"true camera: expected the nominal camera's {self.camera.width}x{self.camera.height} pixels, "
+                            f"found {self.true_camera.width}x{self.true_camera.height}")
         if self.truth_nfft < 2 or self.truth_nfft % 2:
             raise AcamError(f"truth window: expected a positive even number of samples, found {self.truth_nfft}")
 
@@ -164,7 +181,7 @@ class Simulator:
         for j, spec in enumerate(cfg.sources):
             if spec.position is not None and not inside(np.array(spec.position)):
                 raise AcamError(f"source {spec.label!r} at {spec.position} lies outside the {cfg.scenario} room")
-            traj = make_trajectory(spec, cfg.camera, cfg.duration, rng_traj, inside)
+            traj = make_trajectory(spec, cfg.view_camera, cfg.duration, rng_traj, inside)
             sound = make_sound(spec.label, fs, rng_sound, spec.level_pa) if sounds is None else sounds[j]
             # the image sources depend on the source and the room only: one microphone at the array
             # centre spares pyroomacoustics its per-microphone visibility checks (128 per position)
@@ -373,11 +390,12 @@ class Simulator:
     def _video(self, idx: np.ndarray):
         """Ground truth on each frame's analysed window (:mod:`.truth`), and the drawn frames."""
         cfg = self.cfg
+        cam = cfg.view_camera
         fsi = self._fsi(idx)
         t = fsi / cfg.sample_freq
         pos = np.stack([s.traj.position(t) for s in self.sources], axis=1)  # (k, S, 3)
-        pix, front = cfg.camera.project(pos)
-        visible = front & cfg.camera.in_image(pix)
+        pix, front = cam.project(pos)
+        visible = front & cam.in_image(pix)
         dist = np.linalg.norm(pos, axis=-1)  # to the array-frame origin, the beamformer's reference
         level = np.stack([window_levels(s.dry, fsi, dist[:, j], self.truth_window, cfg.sample_freq, self.n_samples)
                           for j, s in enumerate(self.sources)], axis=1)
@@ -387,7 +405,7 @@ class Simulator:
         # what the picture shows: the scene video_delay before the frame's stamp
         t_pic = t - cfg.video_delay
         pos_pic = np.stack([s.traj.position(t_pic) for s in self.sources], axis=1) if cfg.video_delay else pos
-        pix_pic, front_pic = cfg.camera.project(pos_pic) if cfg.video_delay else (pix, front)
+        pix_pic, front_pic = cam.project(pos_pic) if cfg.video_delay else (pix, front)
         shown = active.copy()
         for j, s in enumerate(self.sources):
             if hasattr(s.sound, "onsets"):  # an LED lit by each click, light being instant
@@ -396,13 +414,27 @@ class Simulator:
         for i, k in enumerate(idx):
             sprites = [
                 SourceSprite(s.spec.label, (float(pix_pic[i, j, 0]), float(pix_pic[i, j, 1])),
-                             float(np.linalg.norm(pos_pic[i, j] - cfg.camera.position)), bool(shown[i, j]))
+                             float(np.linalg.norm(pos_pic[i, j] - cam.position)), bool(shown[i, j]))
                 for j, s in enumerate(self.sources) if front_pic[i, j]
             ]
             frames[i] = draw_frame(self.background_image, sprites, int(k))
+            if cfg.marker_size:
+                for j in np.argsort(-np.linalg.norm(pos_pic[i] - cam.position, axis=-1)):
+                    if front_pic[i, j]:
+                        draw_marker(frames[i], marker_corners(cam, pos_pic[i, j], cfg.marker_size), int(j))
         truth = {"position": pos, "pixel": pix, "visible": visible, "active": active,
                  "level_db": level.astype(np.float32)}
         return truth, frames
+
+
+def marker_corners(camera: Camera, centre: np.ndarray, side: float) -> np.ndarray:
+    """Pixels (4, 2) of the corners of a square marker of ``side`` metres centred on ``centre``
+    (array frame), facing ``camera``: top-left, top-right, bottom-right, bottom-left."""
+    h = side / 2
+    q = camera.rotation @ np.asarray(centre, dtype=np.float64) + camera.translation
+    offsets = np.array([[-h, -h, 0], [h, -h, 0], [h, h, 0], [-h, h, 0]])
+    uv, _ = camera.project((q + offsets - camera.translation) @ camera.rotation)
+    return uv
 
 
 def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = False,
@@ -422,6 +454,8 @@ def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = Fals
             "seed": cfg.seed, "room_seed": cfg.room_seed, "duration": cfg.duration, "hop": sim.hop, "ism_order": sim.scenario.ism_order,
             "sources": [{"label": s.label, "motion": s.motion, "position": s.position, "level_pa": s.level_pa} for s in cfg.sources],
             "noise": cfg.noise, "units": "pascal",
+            "true_camera": None if cfg.true_camera is None else cfg.true_camera.to_dict(),
+            "marker_size": cfg.marker_size, "video_delay": cfg.video_delay,
         },
     }
     with SessionWriter(path, sample_freq=cfg.sample_freq, geometry=cfg.geometry, camera=cfg.camera,
