@@ -3,9 +3,11 @@
 One owner per list: the simulator, the CLI's choices and the models all read them here.
 """
 
-SOUND_CLASSES: tuple[str, ...] = ("clapping", "snapping", "whistling", "knocking", "typing",
-                                  "paper_ripping", "speech", "hammering")
-"""Sound classes the simulator synthesizes (after the DualCam action dataset)."""
+SOUND_CLASSES: tuple[str, ...] = ("clapping", "snapping", "speech", "whistling", "kendama", "clicking", "typing",
+                                  "knocking", "hammering", "peanut_breaking", "paper_ripping", "plastic_crumpling",
+                                  "paper_shaking", "stick_dropping")
+"""Sound classes the simulator synthesizes: the DualCam action dataset's 14 actions, in its order
+(action index k is ``Action_{k+1:03d}`` in its files)."""
 
 REFERENCE_SOUNDS: tuple[str, ...] = ("noise", "clicks")
 """Calibration signals the simulator also plays (a loudspeaker's broadband noise; clicks with an

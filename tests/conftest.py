@@ -7,6 +7,25 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# libjack starts a JACK server for any client that finds none (PortAudio's device scan is one):
+# the live tests start their own, and a test on another worker must not start one under them
+os.environ.setdefault("JACK_NO_START_SERVER", "1")
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on CI's two cores: one BLAS/OpenMP thread each, or torch's
+    # and OpenBLAS's spinning threads fight over the cores the other worker needs
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Groups for ``pytest -n 2 --dist loadgroup``: a test file stays on one worker (its module
+    fixtures are made once), and every test on the models' shared dataset shares one worker (the
+    dataset and the DualCamNet teacher are made once per worker that needs them)."""
+    for item in items:
+        group = "models-dataset" if "models_dataset" in getattr(item, "fixturenames", ()) else item.path.stem
+        item.add_marker(pytest.mark.xdist_group(group))
 ACAM = [sys.executable, "-m", "acoustic_camera"]
 
 

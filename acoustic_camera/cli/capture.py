@@ -50,13 +50,16 @@ class _StopSignals:
 @click.option("--sources", default="clapping:walk", show_default=True,
               help="Simulated sources LABEL[:static|:walk][@X,Y,Z] (metres, array frame: x right, y down, z forward).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed: equal seeds give identical simulated sessions.")
+@click.option("--subject", default=None, type=click.IntRange(min=0),
+              help="Simulated: who makes the sounds; a subject's voice, tempo, loudness, place and looks are the same in "
+                   "every session (default: drawn from the seed).")
 @click.option("--rate", default=SAMPLE_FREQ, show_default=True, type=float, help="Audio sample rate in Hz (12288 is the recorded DualCam rate).")
 @click.option("--fps", default=VIDEO_FPS, show_default=True, type=float, help="Simulated video frame rate.")
 @click.option("--geometry", default="dualcam128", show_default=True, help="Array preset (dualcam128, uma16) or Acoular XML file.")
 @click.option("--no-noise", is_flag=True, help="Simulated: leave out background, wind and sensor noise.")
 @writes_files
 def capture(out, duration, audio_device, channels, camera, blocksize, ring_seconds, debug_stall_writer, scenario, sources,
-            seed, rate, fps, geometry, no_noise, overwrite, quiet):
+            seed, subject, rate, fps, geometry, no_noise, overwrite, quiet):
     """Record a session: from a PortAudio input (--audio-device) and optionally a camera, or,
     with no device named, from the simulated DualCam.
 
@@ -74,7 +77,8 @@ def capture(out, duration, audio_device, channels, camera, blocksize, ring_secon
             _capture_live(out, audio_device, channels or geom.n_mics, rate, geom, camera, duration, blocksize,
                           ring_seconds, overwrite, quiet, stop, stall)
         else:
-            _capture_simulated(out, duration, scenario, sources, seed, rate, fps, geom, no_noise, overwrite, quiet, stop)
+            _capture_simulated(out, duration, scenario, sources, seed, subject, rate, fps, geom, no_noise, overwrite, quiet,
+                               stop)
 
 
 def _capture_live(out, audio_device, channels, rate, geom, camera, duration, blocksize, ring_seconds, overwrite, quiet,
@@ -95,12 +99,12 @@ def _capture_live(out, audio_device, channels, rate, geom, camera, duration, blo
         sys.exit(128 + int(signal.Signals[r["stopped_by"].split()[-1]]))
 
 
-def _capture_simulated(out, duration, scenario, sources, seed, rate, fps, geom, no_noise, overwrite, quiet, stop):
+def _capture_simulated(out, duration, scenario, sources, seed, subject, rate, fps, geom, no_noise, overwrite, quiet, stop):
     from ..sim.simulator import SimConfig, simulate_to_file
     from ..sim.trajectories import parse_sources
 
     cfg = SimConfig(scenario=scenario, duration=10.0 if duration is None else duration, sample_freq=rate, video_fps=fps,
-                    sources=parse_sources(sources), seed=seed, geometry=geom, noise=not no_noise)
+                    sources=parse_sources(sources), seed=seed, subject=subject, geometry=geom, noise=not no_noise)
     with progress_bar("capture", "sample", quiet, unit_scale=True) as progress:
         summary = simulate_to_file(cfg, out, overwrite=overwrite, progress=progress, should_stop=lambda: stop.reason)
     if summary["stopped_by"]:

@@ -37,6 +37,12 @@ CLASS_COLORS: dict[str, tuple[int, int, int]] = {
     "paper_ripping": (255, 0, 190),
     "speech": (30, 90, 255),
     "hammering": (150, 40, 255),
+    "kendama": (158, 255, 89),
+    "clicking": (255, 89, 255),
+    "peanut_breaking": (255, 89, 131),
+    "plastic_crumpling": (89, 255, 172),
+    "paper_shaking": (89, 179, 255),
+    "stick_dropping": (0, 255, 117),
 }
 
 # Unknown labels still get a figure; light grey cannot be confused with a class.
@@ -67,6 +73,12 @@ _EMISSION = {
     "paper_ripping": (0.0, 0.30),
     "speech": (0.0, 0.035),
     "hammering": (0.30, 0.30),
+    "kendama": (0.20, -0.02),
+    "clicking": (0.10, 0.26),
+    "peanut_breaking": (0.0, 0.28),
+    "plastic_crumpling": (0.0, 0.30),
+    "paper_shaking": (0.0, 0.0),
+    "stick_dropping": (0.28, 0.86),
 }
 _GENERIC_EMISSION = (0.0, 0.30)
 
@@ -307,12 +319,15 @@ class SourceSprite:
     distance_m : distance from the camera; the sprite is about 60 px tall at 3 m
         in a 640-px-wide image, scaling with ``1 / distance_m`` and image width.
     active : whether the source is sounding now; active sprites get sound-wave arcs.
+    clothes, skin : RGB colours of the person (a simulated subject's); default dark grey.
     """
 
     label: str
     pixel: tuple[float, float]
     distance_m: float
     active: bool
+    clothes: tuple[int, int, int] | None = None  # a subject's own colours; None: the default figure's
+    skin: tuple[int, int, int] | None = None
 
 
 class _Pen:
@@ -321,6 +336,7 @@ class _Pen:
 
     def __init__(self, img: np.ndarray, ox: float, oy: float, size: float):
         self.img, self.ox, self.oy, self.size = img, ox, oy, size
+        self.body, self.head = _BODY_COLOR, _HEAD_COLOR
 
     def pt(self, x: float, y: float) -> tuple[int, int]:
         return _ipt(self.ox + x * self.size, self.oy + y * self.size)
@@ -358,14 +374,14 @@ _ARMS_DOWN = ((-0.17, 0.48), (0.17, 0.48))
 def _person(pen: _Pen, hands=_ARMS_DOWN, fists: bool = True):
     """Silhouette: legs, torso, head and two straight arms ending at ``hands``."""
     leg = 0.075
-    pen.line((-0.06, 0.5), (-0.08, 0.9), _BODY_COLOR, leg)
-    pen.line((0.06, 0.5), (0.08, 0.9), _BODY_COLOR, leg)
-    pen.poly(((-0.15, 0.14), (0.15, 0.14), (0.12, 0.55), (-0.12, 0.55)), _BODY_COLOR)
+    pen.line((-0.06, 0.5), (-0.08, 0.9), pen.body, leg)
+    pen.line((0.06, 0.5), (0.08, 0.9), pen.body, leg)
+    pen.poly(((-0.15, 0.14), (0.15, 0.14), (0.12, 0.55), (-0.12, 0.55)), pen.body)
     for (sx, sy), hand in zip(((-0.13, 0.17), (0.13, 0.17)), hands):
-        pen.line((sx, sy), hand, _BODY_COLOR, 0.055)
+        pen.line((sx, sy), hand, pen.body, 0.055)
         if fists:
-            pen.circle(*hand, 0.03, _HEAD_COLOR)
-    pen.circle(0.0, 0.0, 0.085, _HEAD_COLOR)
+            pen.circle(*hand, 0.03, pen.head)
+    pen.circle(0.0, 0.0, 0.085, pen.head)
 
 
 def _clapping(pen: _Pen, color):
@@ -424,7 +440,7 @@ def _typing(pen: _Pen, color):
             kx = ex - 0.155 + i * 0.044
             pen.rect(kx - 0.014, ey + row - 0.013, kx + 0.014, ey + row + 0.013, dark)
     for hx in (ex - 0.09, ex + 0.09):
-        pen.circle(hx, ey - 0.035, 0.03, _HEAD_COLOR)
+        pen.circle(hx, ey - 0.035, 0.03, pen.head)
 
 
 def _paper_ripping(pen: _Pen, color):
@@ -438,7 +454,7 @@ def _paper_ripping(pen: _Pen, color):
     for half in (left, right):
         pen.poly([(ex + x, ey + y) for x, y in half], color)
     for hand in hands:
-        pen.circle(*hand, 0.03, _HEAD_COLOR)
+        pen.circle(*hand, 0.03, pen.head)
 
 
 def _speech(pen: _Pen, color):
@@ -460,7 +476,64 @@ def _hammering(pen: _Pen, color):
     _person(pen, (_ARMS_DOWN[0], grip), fists=False)
     pen.line(grip, (ex, ey), (140, 96, 56), 0.028)  # handle
     pen.rect(ex - 0.035, ey - 0.075, ex + 0.035, ey + 0.075, color)  # head, centred on the strike point
-    pen.circle(*grip, 0.03, _HEAD_COLOR)
+    pen.circle(*grip, 0.03, pen.head)
+
+
+def _kendama(pen: _Pen, color):
+    ex, ey = _EMISSION["kendama"]
+    grip = (ex, ey + 0.20)
+    _person(pen, (_ARMS_DOWN[0], grip), fists=False)
+    pen.line(grip, (ex, ey + 0.05), (190, 150, 100), 0.026)  # the ken, its cup at the top
+    pen.ellipse(ex, ey + 0.05, 0.045, 0.018, 0, (190, 150, 100))
+    pen.line((ex, ey + 0.05), (ex, ey), (90, 90, 90), 0.006)  # string
+    pen.circle(ex, ey, 0.042, color)  # the ball, landing
+    pen.circle(*grip, 0.03, pen.head)
+
+
+def _clicking(pen: _Pen, color):
+    ex, ey = _EMISSION["clicking"]
+    grip = (ex - 0.02, ey + 0.10)
+    _person(pen, (_ARMS_DOWN[0], grip), fists=False)
+    pen.line(grip, (ex, ey), color, 0.022)  # the pen, its button up
+    pen.circle(ex, ey, 0.022, color)
+    pen.circle(*grip, 0.03, pen.head)
+
+
+def _peanut_breaking(pen: _Pen, color):
+    ex, ey = _EMISSION["peanut_breaking"]
+    hands = ((ex - 0.06, ey + 0.01), (ex + 0.06, ey + 0.01))
+    _person(pen, hands, fists=False)
+    pen.ellipse(ex - 0.03, ey, 0.04, 0.028, 10, color)  # the shell's two lobes
+    pen.ellipse(ex + 0.03, ey, 0.04, 0.028, -10, color)
+    for hand in hands:
+        pen.circle(*hand, 0.028, pen.head)
+
+
+def _plastic_crumpling(pen: _Pen, color):
+    ex, ey = _EMISSION["plastic_crumpling"]
+    hands = ((ex - 0.08, ey), (ex + 0.08, ey))
+    _person(pen, hands, fists=False)
+    crumpled = [(0.075, 0.0), (0.04, 0.05), (0.01, 0.03), (-0.04, 0.07), (-0.075, 0.01), (-0.05, -0.03),
+                (-0.06, -0.07), (-0.01, -0.045), (0.03, -0.08), (0.055, -0.03)]
+    pen.poly([(ex + x, ey + y) for x, y in crumpled], color)
+    for hand in hands:
+        pen.circle(*hand, 0.03, pen.head)
+
+
+def _paper_shaking(pen: _Pen, color):
+    ex, ey = _EMISSION["paper_shaking"]
+    hands = ((ex - 0.12, ey - 0.1), (ex + 0.12, ey - 0.1))
+    _person(pen, hands, fists=False)
+    pen.poly(((ex - 0.12, ey - 0.12), (ex + 0.12, ey - 0.10), (ex + 0.10, ey + 0.14), (ex - 0.13, ey + 0.12)), color)
+    for hand in hands:
+        pen.circle(*hand, 0.03, pen.head)
+
+
+def _stick_dropping(pen: _Pen, color):
+    ex, ey = _EMISSION["stick_dropping"]
+    _person(pen)
+    pen.line((ex - 0.11, ey - 0.025), (ex + 0.11, ey + 0.025), color, 0.03)  # the stick, landing flat
+    pen.circle(ex, ey, 0.03, color)
 
 
 def _generic(pen: _Pen, color):
@@ -479,6 +552,12 @@ _DRAWERS = {
     "paper_ripping": _paper_ripping,
     "speech": _speech,
     "hammering": _hammering,
+    "kendama": _kendama,
+    "clicking": _clicking,
+    "peanut_breaking": _peanut_breaking,
+    "plastic_crumpling": _plastic_crumpling,
+    "paper_shaking": _paper_shaking,
+    "stick_dropping": _stick_dropping,
 }
 
 
@@ -520,6 +599,8 @@ def _draw_sprite(img: np.ndarray, sprite: SourceSprite, frame_index: int):
     color = CLASS_COLORS.get(sprite.label, _GENERIC_COLOR)
     ex, ey = _EMISSION.get(sprite.label, _GENERIC_EMISSION)
     pen = _Pen(img, u - ex * size, v - ey * size, size)
+    pen.body = sprite.clothes or _BODY_COLOR
+    pen.head = sprite.skin or _HEAD_COLOR
     _DRAWERS.get(sprite.label, _generic)(pen, color)
     if sprite.active:
         _sound_arcs(pen, ex, ey, _ARC_START.get(sprite.label, _DEFAULT_ARC_START), color, frame_index)

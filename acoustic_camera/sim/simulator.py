@@ -45,7 +45,8 @@ from .imperfections import ArrayErrors
 from .rir import HALF_WIDTH, StreamConvolver, build_rirs, diffuse_irs, plane_wave_irs
 from .scenarios import Scenario, get_scenario, pra
 from .scene_video import SourceSprite, draw_frame, draw_marker, make_background
-from .sounds import make_sound
+from .sounds import make_sound, sound_level
+from .subjects import Subject
 from .trajectories import SourceSpec, make_trajectory
 from .truth import DryHistory, nominal_level_db, truth_attrs, window_levels
 FRAMES_PER_CHUNK = 12  # audio and video are produced and written in groups of this many frames
@@ -86,6 +87,9 @@ class SimConfig:
     # side (m) of an ArUco marker each source carries, facing the camera; source j shows marker
     # id j. None: no markers
     marker_size: float | None = None
+    # who makes the sounds: a subject's traits (voice, hands, tempo, loudness, place, gait, looks)
+    # are the same in every session that names it (:mod:`.subjects`); None: drawn from the seed
+    subject: int | None = None
 
     @property
     def view_camera(self) -> Camera:
@@ -177,12 +181,19 @@ class Simulator:
         mic_gain = None if errs is None else errs.gains(self.n_mics)
         mic_delay = None if errs is None else errs.delays(self.n_mics)
         inside = lambda p: bool(self.scenario.contains(p))  # noqa: E731
+        self.subject = None if cfg.subject is None else Subject.make(cfg.subject)
         self.sources = []
         for j, spec in enumerate(cfg.sources):
             if spec.position is not None and not inside(np.array(spec.position)):
                 raise AcamError(f"source {spec.label!r} at {spec.position} lies outside the {cfg.scenario} room")
-            traj = make_trajectory(spec, cfg.view_camera, cfg.duration, rng_traj, inside)
-            sound = make_sound(spec.label, fs, rng_sound, spec.level_pa) if sounds is None else sounds[j]
+            traj = make_trajectory(spec, cfg.view_camera, cfg.duration, rng_traj, inside, self.subject)
+            if sounds is not None:
+                sound = sounds[j]
+            elif self.subject is not None and spec.label in SOUND_CLASSES:
+                level = spec.level_pa if spec.level_pa is not None else sound_level(spec.label) * self.subject.gain
+                sound = make_sound(spec.label, fs, rng_sound, level, traits=self.subject.sound_traits(spec.label))
+            else:
+                sound = make_sound(spec.label, fs, rng_sound, spec.level_pa)
             # the image sources depend on the source and the room only: one microphone at the array
             # centre spares pyroomacoustics its per-microphone visibility checks (128 per position)
             room = self.scenario.make_room(fs, np.zeros((1, 3)))
@@ -414,7 +425,8 @@ class Simulator:
         for i, k in enumerate(idx):
             sprites = [
                 SourceSprite(s.spec.label, (float(pix_pic[i, j, 0]), float(pix_pic[i, j, 1])),
-                             float(np.linalg.norm(pos_pic[i, j] - cam.position)), bool(shown[i, j]))
+                             float(np.linalg.norm(pos_pic[i, j] - cam.position)), bool(shown[i, j]),
+                             *((self.subject.clothes, self.subject.skin) if self.subject is not None else ()))
                 for j, s in enumerate(self.sources) if front_pic[i, j]
             ]
             frames[i] = draw_frame(self.background_image, sprites, int(k))
@@ -449,13 +461,14 @@ def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = Fals
     sim = Simulator(cfg)
     meta = {
         "device": "simulated DualCam (pyroomacoustics)", "scenario": cfg.scenario,
-        "label": ",".join(sim.labels), "subject": f"sim-seed-{cfg.seed}",
+        "label": ",".join(sim.labels),
+        "subject": f"subject-{cfg.subject:02d}" if cfg.subject is not None else f"sim-seed-{cfg.seed}",
         "simulation": {
             "seed": cfg.seed, "room_seed": cfg.room_seed, "duration": cfg.duration, "hop": sim.hop, "ism_order": sim.scenario.ism_order,
             "sources": [{"label": s.label, "motion": s.motion, "position": s.position, "level_pa": s.level_pa} for s in cfg.sources],
             "noise": cfg.noise, "units": "pascal",
             "true_camera": None if cfg.true_camera is None else cfg.true_camera.to_dict(),
-            "marker_size": cfg.marker_size, "video_delay": cfg.video_delay,
+            "marker_size": cfg.marker_size, "video_delay": cfg.video_delay, "subject": cfg.subject,
         },
     }
     with SessionWriter(path, sample_freq=cfg.sample_freq, geometry=cfg.geometry, camera=cfg.camera,

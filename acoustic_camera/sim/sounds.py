@@ -18,6 +18,21 @@ sounds in front of an acoustic camera:
   resonators, syllables at about 4 Hz, fricative bursts, pauses between phrases.
 - ``hammering``: metallic strikes of damped inharmonic partials (0.8-4 kHz)
   plus an impact click, 1.5-3 strikes per second.
+- ``kendama``: the wooden ball landing in a cup or on the spike: short "tok"s of
+  wood modes (1.2-3 kHz, 4-12 ms decay), in runs of 2-6 tricks 0.35-0.8 s apart,
+  now and then a quick double (a bounce in the cup), pauses of 1-2 s.
+- ``clicking``: a ballpoint pen's button: a press and a release 50-120 ms apart,
+  each a sub-millisecond click of a stiff plastic mode (3-4.5 kHz), 1-2.5 pairs a second.
+- ``peanut_breaking``: a shell snapping: one sharp broadband crack, then 0.1-0.4 s
+  of sparse crunching as the halves separate, every 1.5-3.5 s.
+- ``plastic_crumpling``: a bag or bottle crushed in the hands: dense crackle of
+  heavy-tailed clicks at random pitches (1.5-5 kHz), 60-250 a second, in bouts of
+  1-3 s.
+- ``paper_shaking``: a sheet shaken back and forth: high rustle noise (1.5-6 kHz)
+  whose loudness swells with each stroke, 3-6 strokes a second, in bouts of 1-3 s.
+- ``stick_dropping``: a wooden stick dropped on the floor: a loud first impact of
+  low wood modes (250-1200 Hz) and bounces whose gaps and strength shrink by the
+  restitution (0.35-0.6) each time, a drop every 2-4 s.
 
 Each source is a stream: :meth:`SoundSource.next` returns the next block of
 sound pressure in pascal at 1 m (free field) as float32.  Sources render fixed
@@ -95,13 +110,16 @@ class SoundSource:
     label = ""
     typical_level_pa = 0.2  # long-term RMS at 1 m, Pa, of the class as people make it (0.2 Pa = 80 dB SPL)
 
-    def __init__(self, fs, rng, level_pa):
+    def __init__(self, fs, rng, level_pa, traits=None):
         if not fs >= 8000:
             raise AcamError(f"sample rate: expected at least 8000 Hz, found {fs:g}")
         self.fs = float(fs)
         self.level_pa = float(level_pa)
         # A child generator makes the source independent of later use of rng.
         self._rng = rng.spawn(1)[0]
+        # What stays the same for one person (pitch, timbre, tempo) is drawn from ``traits``, a
+        # subject's generator, when given; the events themselves from ``rng``
+        self._traits = traits.spawn(1)[0] if traits is not None else self._rng
         self._chunk = int(round(_CHUNK_S * self.fs))
         self._buf = np.zeros(0, np.float32)
         # Noise bursts and pulse trains are broadband; this low-pass (flat to
@@ -135,8 +153,8 @@ class _EventSound(SoundSource):
     Subclasses implement ``_event()`` returning (waveform, seconds to next event).
     """
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
         self._acc = np.zeros(self._chunk)
         self._t_next = int(self._rng.uniform(0.0, 0.3) * self.fs)  # relative to chunk start
 
@@ -167,9 +185,9 @@ class _Clapping(_EventSound):
     label = "clapping"
     typical_level_pa = 0.3
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        r = self._rng
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
         self._period = r.uniform(0.25, 0.45)
         # The cavity between the hands gives each person a couple of resonances.
         self._res = [(r.uniform(1000, 1500), r.uniform(250, 450)),
@@ -195,10 +213,10 @@ class _Snapping(_EventSound):
     label = "snapping"
     typical_level_pa = 0.15
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        self._fc = self._rng.uniform(2000, 3500)
-        self._bw = self._rng.uniform(1000, 1800)
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        self._fc = self._traits.uniform(2000, 3500)
+        self._bw = self._traits.uniform(1000, 1800)
 
     def _event(self):
         r, fs = self._rng, self.fs
@@ -213,9 +231,9 @@ class _Knocking(_EventSound):
     label = "knocking"
     typical_level_pa = 0.2
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        r = self._rng
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
         k = int(r.integers(2, 4))
         self._f = r.uniform(150, 600, k)  # modes of the door or table being knocked
         self._tau = r.uniform(0.015, 0.045, k)
@@ -244,9 +262,9 @@ class _Typing(_EventSound):
     typical_level_pa = 0.05
     _P_SPACE = 0.12
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        self._fc = self._rng.uniform(2000, 3200)
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        self._fc = self._traits.uniform(2000, 3200)
         # Normal keys get gain c, the space bar 2c; c keeps the mean square at 1.
         self._c = 1 / np.sqrt(1 - self._P_SPACE + 4 * self._P_SPACE)
 
@@ -265,9 +283,9 @@ class _PaperRipping(_EventSound):
     label = "paper_ripping"
     typical_level_pa = 0.1
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        r = self._rng
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
         self._bp = _bandpass(r.uniform(900, 1300), r.uniform(4000, 5500), self.fs)
         self._rate = r.uniform(300, 900)  # micro-impulses per second
         self._am_a = np.exp(-2 * np.pi * 150 / self.fs)
@@ -298,9 +316,9 @@ class _Speech(_EventSound):
     _F_HI = np.array([800.0, 2300.0, 3000.0])
     _BW = np.array([80.0, 110.0, 160.0])
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        self._f0 = self._rng.uniform(100, 220)
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        self._f0 = self._traits.uniform(100, 220)
         self._fric_bp = _bandpass(2500, 6000, self.fs)
         self._hop = int(round(0.01 * self.fs))  # formants move every 10 ms
         p = np.exp(-2 * np.pi * 200 / self.fs)
@@ -349,9 +367,9 @@ class _Whistling(_EventSound):
     label = "whistling"
     typical_level_pa = 0.2
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        r = self._rng
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
         self._range = (900.0, float(min(2500.0, _F_MAX * self.fs)))
         self._base = r.uniform(1100, 1600)
         self._vib = (r.uniform(4.5, 5.8), r.uniform(0.006, 0.015))  # rate (Hz), relative depth
@@ -399,9 +417,9 @@ class _Hammering(_EventSound):
     label = "hammering"
     typical_level_pa = 0.4
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
-        r = self._rng
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
         # Inharmonic ratios like a struck bar or plate; the top one stays below 4 kHz.
         ratios = np.array([1.0, r.uniform(1.52, 1.62), r.uniform(2.1, 2.3),
                            r.uniform(2.75, 2.95), r.uniform(3.3, 3.45)])
@@ -418,6 +436,167 @@ class _Hammering(_EventSound):
         click = signal.sosfilt(self._click_lp, _burst(r, int(0.003 * fs), 0.0005, fs))
         y[:len(click)] += 1.5 * click
         return self._scaled(y, self._period, _gain(r, 0.25)), self._period * r.uniform(0.9, 1.1)
+
+
+class _Kendama(_EventSound):
+    label = "kendama"
+    typical_level_pa = 0.15
+
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
+        self._f = _clamp(r.uniform(1200, 1700) * np.array([1.0, r.uniform(1.45, 1.6), r.uniform(1.85, 2.05)]), self.fs)
+        self._tau = r.uniform(0.004, 0.012, 3)
+        self._tempo = r.uniform(0.35, 0.8)
+        self._left = 0
+        self._click_lp = _lowpass(5000, self.fs)
+        self._mean_gap = self._tempo + 1.5 / 4
+
+    def _tok(self, gain):
+        r, fs = self._rng, self.fs
+        y = _modes(self._f * r.uniform(0.97, 1.03, 3), self._tau, r.uniform(0.5, 1.0, 3), int(0.06 * fs), fs)
+        click = signal.sosfilt(self._click_lp, _burst(r, int(0.002 * fs), 0.0003, fs))
+        y[:len(click)] += 0.6 * click
+        return gain * y
+
+    def _event(self):
+        r, fs = self._rng, self.fs
+        if self._left == 0:
+            self._left = int(r.integers(2, 7))
+        self._left -= 1
+        y = self._tok(1.0)
+        if r.random() < 0.25:  # the ball bounces once in the cup before it settles
+            d = int(r.uniform(0.03, 0.06) * fs)
+            y = np.concatenate([y, np.zeros(d)])
+            y[d:d + int(0.06 * fs)] += self._tok(0.4)
+        gap = self._tempo * r.uniform(0.85, 1.15) if self._left else r.uniform(1.0, 2.0)
+        return self._scaled(y, self._mean_gap, _gain(r, 0.25)), gap
+
+
+class _Clicking(_EventSound):
+    label = "clicking"
+    typical_level_pa = 0.05
+
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
+        self._fc = float(_clamp(r.uniform(3000, 4500), self.fs))
+        self._hold = r.uniform(0.05, 0.12)  # press to release
+        self._rate = r.uniform(1.0, 2.5)  # pairs per second
+
+    def _click(self, fc, gain):
+        r, fs = self._rng, self.fs
+        return gain * signal.lfilter(*_reson(fc * r.uniform(0.97, 1.03), 400, fs), _burst(r, int(0.006 * fs), 0.0003, fs))
+
+    def _event(self):
+        r, fs = self._rng, self.fs
+        d = int(self._hold * r.uniform(0.85, 1.15) * fs)
+        y = np.zeros(d + int(0.006 * fs))
+        y[:int(0.006 * fs)] += self._click(self._fc, 1.0)
+        y[d:] += self._click(0.8 * self._fc, 0.6)  # the release: softer, a little lower
+        return self._scaled(y, 1 / self._rate, _gain(r, 0.2)), r.exponential(0.5 / self._rate) + 0.5 / self._rate
+
+
+class _PeanutBreaking(_EventSound):
+    label = "peanut_breaking"
+    typical_level_pa = 0.08
+
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        self._crack_hp = signal.butter(2, 1500, btype="highpass", fs=self.fs, output="sos")
+        self._crunch_bp = _bandpass(2000, 5000, self.fs)
+
+    def _event(self):
+        r, fs = self._rng, self.fs
+        crack = signal.sosfilt(self._crack_hp, _burst(r, int(0.01 * fs), r.uniform(0.0005, 0.0012), fs))
+        n = int(r.uniform(0.1, 0.4) * fs)
+        rate = r.uniform(40, 120)  # crunches per second, slowing as the shell gives
+        t = np.arange(n) / fs
+        hits = (r.random(n) < rate / fs * np.exp(-t / (n / fs / 2))) * r.standard_normal(n)
+        crunch = signal.sosfilt(self._crunch_bp, hits)
+        crunch *= 0.25 / (np.abs(crunch).max() + 1e-12)
+        y = np.concatenate([crack / (np.abs(crack).max() + 1e-12), np.zeros(n)])
+        y[int(0.01 * fs):] += crunch
+        return self._scaled(y, 2.5, _gain(r, 0.3)), r.uniform(1.5, 3.5)
+
+
+class _PlasticCrumpling(_EventSound):
+    label = "plastic_crumpling"
+    typical_level_pa = 0.12
+
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        self._rate = self._traits.uniform(60, 250)  # crackles per second within a bout
+
+    def _event(self):
+        r, fs = self._rng, self.fs
+        dur = r.uniform(1.0, 3.0)
+        n = int(dur * fs)
+        y = np.zeros(n + int(0.01 * fs))
+        k = r.poisson(self._rate * dur)
+        at = np.sort(r.integers(0, n, k))
+        amp = (r.pareto(1.8, k) + 1) * r.choice([-1, 1], k)  # a few loud snaps among many small ones
+        for a, g, fc in zip(at, amp, r.uniform(1500, 5000, k)):
+            m = int(0.004 * fs)
+            y[a:a + m] += g * signal.lfilter(*_reson(fc, 900, fs), _burst(r, m, 0.0004, fs))
+        # the hands squeeze and relax: the crackle thins and thickens
+        env = np.interp(np.arange(len(y)), np.linspace(0, len(y), int(dur / 0.2) + 2), r.uniform(0.3, 1.0, int(dur / 0.2) + 2))
+        return self._scaled(y * env, dur + 0.6), dur + r.uniform(0.3, 0.9)
+
+
+class _PaperShaking(_EventSound):
+    label = "paper_shaking"
+    typical_level_pa = 0.1
+
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
+        self._bp = _bandpass(r.uniform(1300, 1800), r.uniform(5000, 6000), self.fs)
+        self._strokes = r.uniform(3.0, 6.0)  # per second
+
+    def _event(self):
+        r, fs = self._rng, self.fs
+        dur = r.uniform(1.0, 3.0)
+        n = int(dur * fs)
+        t = np.arange(n) / fs
+        rustle = signal.sosfilt(self._bp, r.standard_normal(n))
+        rate = self._strokes * r.uniform(0.9, 1.1)
+        swell = np.abs(np.sin(np.pi * rate * t)) ** 3  # loudest mid-stroke, quiet at each turn
+        ramp = np.minimum(1.0, np.minimum(t, dur - t) / 0.1)
+        return self._scaled(rustle * (0.1 + swell) * ramp, dur + 0.7), dur + r.uniform(0.4, 1.0)
+
+
+class _StickDropping(_EventSound):
+    label = "stick_dropping"
+    typical_level_pa = 0.3
+
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
+        r = self._traits
+        self._f = _clamp(r.uniform(250, 450) * np.array([1.0, r.uniform(2.6, 2.9), r.uniform(5.2, 5.6)]), self.fs)
+        self._tau = r.uniform(0.02, 0.05, 3)
+        self._click_lp = _lowpass(4000, self.fs)
+
+    def _impact(self, gain):
+        r, fs = self._rng, self.fs
+        y = _modes(self._f * r.uniform(0.98, 1.02, 3), self._tau, r.uniform(0.5, 1.0, 3), int(0.25 * fs), fs)
+        click = signal.sosfilt(self._click_lp, _burst(r, int(0.003 * fs), 0.0004, fs))
+        y[:len(click)] += 0.8 * click
+        return gain * y
+
+    def _event(self):
+        r, fs = self._rng, self.fs
+        e = r.uniform(0.35, 0.6)  # restitution: each bounce's flight (and speed) shrinks by it
+        gap, gain, at, parts = r.uniform(0.15, 0.3), 1.0, 0, []
+        while gain > 0.05:
+            parts.append((at, self._impact(gain)))
+            at += int(gap * fs)
+            gap *= e
+            gain *= e
+        y = np.zeros(at + int(0.25 * fs))
+        for a, w in parts:
+            y[a:a + len(w)] += w
+        return self._scaled(y, 3.0, _gain(r, 0.2)), r.uniform(2.0, 4.0)
 
 
 class _Noise(SoundSource):
@@ -439,8 +618,8 @@ class _Clicks(_EventSound):
     typical_level_pa = 0.5
     led_seconds = 0.1  # how long the LED stays lit after a click: longer than a frame period
 
-    def __init__(self, fs, rng, level_pa):
-        super().__init__(fs, rng, level_pa)
+    def __init__(self, fs, rng, level_pa, traits=None):
+        super().__init__(fs, rng, level_pa, traits)
         self.onsets: list[int] = []
         self._base = 0
 
@@ -455,19 +634,27 @@ class _Clicks(_EventSound):
         return out
 
 
-_CLASSES = {c.label: c for c in (_Clapping, _Snapping, _Whistling, _Knocking, _Typing,
-                                 _PaperRipping, _Speech, _Hammering, _Noise, _Clicks)}
+_CLASSES = {c.label: c for c in (_Clapping, _Snapping, _Whistling, _Knocking, _Typing, _PaperRipping, _Speech,
+                                 _Hammering, _Kendama, _Clicking, _PeanutBreaking, _PlasticCrumpling, _PaperShaking,
+                                 _StickDropping, _Noise, _Clicks)}
 
 
-def make_sound(label: str, fs: float, rng: np.random.Generator, level_pa: float | None = None) -> SoundSource:
+def sound_level(label: str) -> float:
+    """The class's typical long-term RMS pressure at 1 m, Pa."""
+    return _CLASSES[label].typical_level_pa
+
+
+def make_sound(label: str, fs: float, rng: np.random.Generator, level_pa: float | None = None,
+               traits: np.random.Generator | None = None) -> SoundSource:
     """Create a streaming source of the sound class `label` at sample rate fs (Hz).
 
     level_pa is the target long-term RMS pressure at 1 m (0.5 Pa is about 88 dB SPL); None: the
     class's typical level (``typical_level_pa``: 0.05 Pa for typing up to 0.4 Pa for hammering).
     The source takes a child of rng at construction, so generators seeded alike give
-    identical streams.  Raises AcamError for a label not in SOUND_CLASSES.
+    identical streams.  ``traits``: a subject's generator for what stays the same for one person
+    (pitch, timbre, tempo); default ``rng``.  Raises AcamError for a label not in SOUND_CLASSES.
     """
     if label not in SOUND_CLASSES + REFERENCE_SOUNDS:
         raise AcamError(f"sound class: expected one of {', '.join(SOUND_CLASSES + REFERENCE_SOUNDS)}, found {label!r}")
     cls = _CLASSES[label]
-    return cls(fs, rng, cls.typical_level_pa if level_pa is None else level_pa)
+    return cls(fs, rng, cls.typical_level_pa if level_pa is None else level_pa, traits)

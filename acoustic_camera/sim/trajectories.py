@@ -80,13 +80,19 @@ class Trajectory:
         return len(self.times) == 1 or bool(np.all(self.points == self.points[0]))
 
 
-def random_visible_point(camera: Camera, rng: np.random.Generator, inside=lambda p: True) -> np.ndarray:
+def random_visible_point(camera: Camera, rng: np.random.Generator, inside=lambda p: True, subject=None) -> np.ndarray:
     """A point in front of the camera, inside the central 80% of the picture, at a plausible
-    height and depth, and accepted by `inside` (e.g. the room)."""
-    for _ in range(1000):
-        z = rng.uniform(*DEPTH_RANGE)
-        y = rng.uniform(*HEIGHT_RANGE)
-        u = rng.uniform(0.1, 0.9) * camera.width
+    height and depth, and accepted by `inside` (e.g. the room); near where ``subject`` (a
+    :class:`~acoustic_camera.sim.subjects.Subject`) usually stands, if given."""
+    for attempt in range(1000):
+        if subject is not None and attempt < 500:
+            z = float(np.clip(subject.depth_m + rng.uniform(-1, 1) * subject.stray_m, *DEPTH_RANGE))
+            y = float(np.clip(subject.hands_m + rng.uniform(-0.5, 0.6) * 0.5, *HEIGHT_RANGE))
+            u = float(np.clip(subject.across + rng.uniform(-1, 1) * subject.stray_m * 0.3, 0.1, 0.9)) * camera.width
+        else:
+            z = rng.uniform(*DEPTH_RANGE)
+            y = rng.uniform(*HEIGHT_RANGE)
+            u = rng.uniform(0.1, 0.9) * camera.width
         ray = camera.backproject(np.array([u, camera.cy]), z)
         p = np.array([ray[0], y, z])
         uv, front = camera.project(p)
@@ -97,15 +103,18 @@ def random_visible_point(camera: Camera, rng: np.random.Generator, inside=lambda
 
 
 def make_trajectory(spec: SourceSpec, camera: Camera, duration: float, rng: np.random.Generator,
-                    inside=lambda p: True) -> Trajectory:
-    """A static position or a walk between random visible points at `spec.speed`, with pauses."""
-    start = np.array(spec.position, dtype=np.float64) if spec.position else random_visible_point(camera, rng, inside)
+                    inside=lambda p: True, subject=None) -> Trajectory:
+    """A static position or a walk between random visible points at `spec.speed` (a subject's
+    own pace and places, if given), with pauses."""
+    speed = subject.speed_m_s if subject is not None else spec.speed
+    start = (np.array(spec.position, dtype=np.float64) if spec.position
+             else random_visible_point(camera, rng, inside, subject))
     if spec.motion == "static":
         return Trajectory(np.array([0.0]), start[None, :])
     times, points, t, p = [0.0], [start], 0.0, start
     while t < duration + 1.0:
-        q = random_visible_point(camera, rng, inside)
-        t += float(np.linalg.norm(q - p)) / spec.speed
+        q = random_visible_point(camera, rng, inside, subject)
+        t += float(np.linalg.norm(q - p)) / speed
         times.append(t)
         points.append(q)
         if rng.random() < 0.3:  # stop for a moment, as people do
