@@ -29,7 +29,7 @@ def jack_server():
         pytest.skip("jackd (Debian package jackd2) is not installed and could not be installed here")
     jack = pytest.importorskip("jack", reason="JACK-Client (pip) is missing")
     pytest.importorskip("sounddevice", reason="sounddevice / libportaudio2 missing")
-    if subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0:
+    if not _no_jackd(within=10.0):  # a server this module started before may still be on its way out
         pytest.fail("a jackd server is already running: stop it first, the tests start their own")
     proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(FS), "-C", "128", "-P", "0", "-p", "1024"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -47,6 +47,17 @@ def jack_server():
     yield proc
     proc.terminate()  # by its PID
     proc.wait(timeout=10)
+    _no_jackd(within=10.0)
+
+
+def _no_jackd(within: float) -> bool:
+    """True once no jackd process is left (waiting up to ``within`` seconds)."""
+    end = time.monotonic() + within
+    while subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0:
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.2)
+    return True
 
 
 @pytest.fixture
