@@ -49,16 +49,16 @@ system-deps:
 	  else echo "make: jackd2/libportaudio2 missing and not root: the live-capture tests will skip"; fi; \
 	fi
 
-# two workers (CI has two cores); tests are grouped by file, and the models' shared dataset keeps
-# its tests on one worker (tests/conftest.py)
+# two workers (CI has two cores), each test sent to whichever is free; module fixtures are made
+# once per worker that needs them
 TEST_WORKERS ?= 2
 test: $(DEV_STAMP) system-deps
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) tests
 
 # the edit-test loop: everything but the tests marked slow (training runs, real-time recording,
 # the core-only wheel install), under 2 minutes on 2 cores
 test-fast: $(DEV_STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup -m "not slow" tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" tests
 
 bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.bench_beamform

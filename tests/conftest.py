@@ -18,14 +18,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
-
-def pytest_collection_modifyitems(config, items):
-    """Groups for ``pytest -n 2 --dist loadgroup``: a test file stays on one worker (its module
-    fixtures are made once), and every test on the models' shared dataset shares one worker (the
-    dataset and the DualCamNet teacher are made once per worker that needs them)."""
-    for item in items:
-        group = "models-dataset" if "models_dataset" in getattr(item, "fixturenames", ()) else item.path.stem
-        item.add_marker(pytest.mark.xdist_group(group))
 ACAM = [sys.executable, "-m", "acoustic_camera"]
 
 

@@ -2,6 +2,7 @@
 at 12 kHz), PortAudio's JACK host API under sounddevice, and a JACK client playing a known
 128-channel signal into PortAudio's input ports. No mocks."""
 
+import os
 import shutil
 import subprocess
 import threading
@@ -23,6 +24,11 @@ def expected(n, c):
     return ((n + 997 * c) % PERIOD) / PERIOD - 0.5
 
 
+# One JACK server per test process, under its own name (pytest-xdist runs two workers, and each
+# may run a live test): clients, PortAudio's among them, find it through JACK_DEFAULT_SERVER
+SERVER = f"acam-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+
+
 @pytest.fixture(scope="module")
 def jack_server():
     if shutil.which("jackd") is None:
@@ -30,13 +36,15 @@ def jack_server():
     jack = pytest.importorskip("jack", reason="JACK-Client (pip) is missing")
     pytest.importorskip("sounddevice", reason="sounddevice / libportaudio2 missing")
     if not _no_jackd(within=10.0):  # a server this module started before may still be on its way out
-        pytest.fail("a jackd server is already running: stop it first, the tests start their own")
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-d", "dummy", "-r", str(FS), "-C", "128", "-P", "0", "-p", "1024"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pytest.fail(f"a jackd server named {SERVER} is already running: stop it first, the tests start their own")
+    old = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = SERVER
+    proc = subprocess.Popen(["jackd", "-n", SERVER, "--no-realtime", "-d", "dummy", "-r", str(FS), "-C", "128", "-P", "0",
+                             "-p", "1024"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client = None
     for _ in range(100):
         try:
-            client = jack.Client("acam-probe", no_start_server=True)
+            client = jack.Client("acam-probe", no_start_server=True, servername=SERVER)
             break
         except jack.JackError:
             time.sleep(0.1)
@@ -48,12 +56,16 @@ def jack_server():
     proc.terminate()  # by its PID
     proc.wait(timeout=10)
     _no_jackd(within=10.0)
+    if old is None:
+        os.environ.pop("JACK_DEFAULT_SERVER", None)
+    else:
+        os.environ["JACK_DEFAULT_SERVER"] = old
 
 
 def _no_jackd(within: float) -> bool:
-    """True once no jackd process is left (waiting up to ``within`` seconds)."""
+    """True once no jackd of this process's name is left (waiting up to ``within`` seconds)."""
     end = time.monotonic() + within
-    while subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 0:
+    while subprocess.run(["pgrep", "-f", f"^jackd -n {SERVER} "], capture_output=True).returncode == 0:
         if time.monotonic() > end:
             return False
         time.sleep(0.2)
@@ -65,7 +77,7 @@ def player(jack_server):
     """Plays channel c, sample n = expected(n, c) into PortAudio's inputs as soon as they appear."""
     import jack
 
-    client = jack.Client("acam-test-player", no_start_server=True)
+    client = jack.Client("acam-test-player", no_start_server=True, servername=SERVER)
     outs = [client.outports.register(f"out_{c}") for c in range(128)]
     pos = [0]
     cols = np.arange(128)
