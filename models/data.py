@@ -111,9 +111,27 @@ def index_clips(pairs, clip_frames: int = FPS, hop_frames: int | None = None, bl
     return clips
 
 
-def split_blocks(clips: list[Clip], seed: int = 42, fractions=(0.8, 0.1, 0.1)) -> dict[str, list[Clip]]:
-    """Train/validation/test by shuffled (session, block) units, as the DualCam lists were made."""
-    units = sorted({(c.session, c.block) for c in clips})
+def session_blocks(pairs, block_seconds: float = 10.0, files: Files | None = None) -> dict[tuple[str, int], str]:
+    """Every (session, block) unit of the sessions, whole block or not, and its scenario.
+
+    Splits are made over these, not over the units that happen to hold clips: a 1-s teacher
+    clip fits in a session's short last block where a 5-s student clip does not, and a split
+    over clip units would then shuffle a teacher's and its student's sessions differently."""
+    files = files or Files()
+    per_block = int(round(block_seconds * FPS))
+    out = {}
+    for session, _ in pairs:
+        _, scenario, _, n = _session_meta(files.session(session))
+        for b in range(-(-n // per_block)):
+            out[(str(session), b)] = scenario
+    return out
+
+
+def split_blocks(clips: list[Clip], seed: int = 42, fractions=(0.8, 0.1, 0.1), units=None) -> dict[str, list[Clip]]:
+    """Train/validation/test by shuffled (session, block) units, as the DualCam lists were made;
+    ``units``: the units to shuffle (default: those the clips hold; pass
+    :func:`session_blocks` so that runs with other clip lengths split alike)."""
+    units = sorted(set(units) if units is not None else {(c.session, c.block) for c in clips})
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(units))
     n_train = int(round(fractions[0] * len(units)))
@@ -127,10 +145,15 @@ def split_blocks(clips: list[Clip], seed: int = 42, fractions=(0.8, 0.1, 0.1)) -
     return out
 
 
-def split_scenarios(clips: list[Clip], train: str, test: str, seed: int = 42, val_fraction: float = 0.1) -> dict:
-    """Train (and validate) on scenario `train`, test on scenario `test`."""
+def split_scenarios(clips: list[Clip], train: str, test: str, seed: int = 42, val_fraction: float = 0.1,
+                    units: dict | None = None) -> dict:
+    """Train (and validate) on scenario `train`, test on scenario `test`: all of it, or, when it
+    is the training scenario, its held-out test split. ``units``: :func:`session_blocks`."""
     a = [c for c in clips if c.scenario == train]
-    tv = split_blocks(a, seed, (1 - val_fraction, val_fraction, 0.0))
+    a_units = None if units is None else [u for u, scen in units.items() if scen == train]
+    if test == train:
+        return split_blocks(a, seed, (1 - 2 * val_fraction, val_fraction, val_fraction), a_units)
+    tv = split_blocks(a, seed, (1 - val_fraction, val_fraction, 0.0), a_units)
     return {"train": tv["train"], "validation": tv["validation"], "test": [c for c in clips if c.scenario == test]}
 
 

@@ -31,8 +31,8 @@ from torch import nn
 
 from ..errors import AcamError
 from ..io.atomic import atomic_output
-from .data import FPS, ClipDataset, Files, class_names, index_clips, mfcc_stats, split_blocks
-from .inputs import audio_input, run
+from .data import FPS, ClipDataset, Files, class_names, index_clips, mfcc_stats, session_blocks, split_blocks
+from .inputs import audio_input, run, session_key
 from .losses import FeatureHint, freeze, info_nce_av, localization_map, peak_pixel
 from .networks import IMAGENET_MEAN, IMAGENET_STD, HearNet
 from .train import STUDENT_FRAMES, _batches, audio_stats, device_for, load_teacher, peek_checkpoint, save_atomic, seeded, \
@@ -194,18 +194,19 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
 
     files = Files()
     clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
-    split = split_blocks(clips, seed=42)
+    split = split_blocks(clips, seed=42, units=session_blocks(pairs, files=files))
     classes = class_names(clips)
+    held = {(session_key(c.session), c.block) for c in split["validation"] + split["test"]}
     train_set = ClipDataset(split["train"], classes, None, audio=True, files=files)
     stats = {"mfcc": mfcc_stats(split["train"], files), "audio": audio_stats(train_set)}
     model = Localizer(cfg.dim).to(device)
     teachers, aux = {}, nn.ModuleDict()
     probe = [train_set[0]]
     if cfg.audio_teacher:
-        teachers["audio"] = load_teacher(cfg.audio_teacher, classes, device)
+        teachers["audio"] = load_teacher(cfg.audio_teacher, classes, device, held_out=held)
         aux["audio"] = FeatureHint(1024, int(_teacher_targets(probe, teachers)["audio"].shape[-1]))
     if cfg.visual_teacher:
-        teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device)
+        teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device, held_out=held)
         aux["visual"] = FeatureHint(cfg.dim, int(_teacher_targets(probe, teachers)["visual"].shape[-1]))
     aux.to(device)
     out_dir.mkdir(parents=True, exist_ok=True)

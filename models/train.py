@@ -38,8 +38,8 @@ from torch import nn
 
 from ..errors import AcamError
 from ..io.atomic import atomic_output
-from .data import FPS, ClipDataset, Files, class_names, hearnet_spectrogram, index_clips, mfcc_stats, split_blocks, \
-    split_scenarios
+from .data import FPS, ClipDataset, Files, class_names, hearnet_spectrogram, index_clips, mfcc_stats, session_blocks, \
+    split_blocks, split_scenarios
 from .inputs import audio_input, make_context, run, segment_means, session_key
 from .kinds import AUDIO_MODELS, DISTILL_KINDS, MFCC_MODELS, MODELS, TEACHERS, TRAIN_ROLES, VISUAL_MODELS
 from .losses import FeatureHint, TemporalAggregator, assert_frozen, freeze, hinton_distillation, \
@@ -181,14 +181,16 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     # 1-s teacher clips tile the data; 5-s student clips start every second inside each 10-s block
     # (overlapping crops, as the DualCam code sampled several crops per block)
     clips = index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
+    blocks = session_blocks(pairs, files=files)
     if cfg.train_scenario or cfg.test_scenario:
         found = sorted({c.scenario for c in clips})
         for s in (cfg.train_scenario, cfg.test_scenario):
             if s not in found:
                 raise AcamError(f"scenario {s!r} is in none of the sessions (they hold {', '.join(found) or 'none'})")
-        split = split_scenarios(clips, cfg.train_scenario, cfg.test_scenario, seed=cfg.seed)
+        split = split_scenarios(clips, cfg.train_scenario, cfg.test_scenario, seed=cfg.seed, units=blocks)
     else:
-        split = split_blocks(clips, seed=42)  # the DualCam lists' seed: splits do not move with the run's seed
+        # the DualCam lists' seed: splits do not move with the run's seed
+        split = split_blocks(clips, seed=42, units=blocks)
     classes = class_names(clips)
     stats = {"mfcc": mfcc_stats(split["train"], files)}
     # MFCC images are read only where a network takes them (a student distilled from ResNet-50 needs none)
@@ -198,7 +200,10 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     if cfg.model == "hearnet":
         stats["audio"] = audio_stats(sets["train"])
     units = sorted({(session_key(c.session), c.block) for c in split["train"] + split["validation"]})
-    return {"classes": classes, "stats": stats, "sets": sets, "units": units}
+    held = {(session_key(c.session), c.block) for c in split["validation"] + split["test"]}
+    return {"classes": classes, "stats": stats, "sets": sets, "units": units, "held_out": held,
+            "scenarios": sorted({c.scenario for c in split["train"]}),
+            "test_scenarios": sorted({c.scenario for c in split["test"]})}
 
 
 def _calibrate(ctx, train_set: ClipDataset, seed: int, n_frames: int = 256) -> None:
@@ -222,14 +227,32 @@ def _hint_modules(cfg: TrainConfig, teacher_dim: int, segment_dim: int) -> nn.Mo
     return nn.ModuleDict()
 
 
-def load_teacher(path, classes, device):
-    """A frozen teacher checkpoint and the context to run it (its own statistics)."""
+def load_teacher(path, classes, device, held_out=None, test_scenarios=None):
+    """A frozen teacher checkpoint and the context to run it (its own statistics).
+
+    ``held_out``: the (session, block) units the student validates and tests on; a teacher that
+    trained or validated on any of them is refused, as is one that trained on a scenario in
+    ``test_scenarios`` (a cross-scenario student's test scenario): distilling from it would carry
+    what it learnt of the student's test data, labels included, into the student."""
     teacher, ck = load_checkpoint(path, device)
     tcfg = TrainConfig(**ck["config"])
     if tcfg.model not in TEACHERS:
         raise AcamError(f"{path}: a {tcfg.model} checkpoint is not a teacher ({', '.join(TEACHERS)})")
     if ck["classes"] != classes:
         raise AcamError(f"{path}: classes: expected the data's {classes}, found the teacher's {ck['classes']}")
+    if held_out is not None:
+        seen = {tuple(u) for u in ck.get("units", [])} & {tuple(u) for u in held_out}
+        if seen:
+            names = ", ".join(f"{s} block {b}" for s, b in sorted(seen)[:3])
+            raise AcamError(f"{path}: units: expected a teacher that never trained or validated on the student's validation "
+                            f"and test blocks, found {len(seen)} of them in its training ({names}{', ...' if len(seen) > 3 else ''}); "
+                            "train both on the same sessions (they split alike), or the teacher on other sessions")
+    trained_on = ck.get("scenarios") or ([tcfg.train_scenario] if tcfg.train_scenario else None)
+    if test_scenarios and trained_on:
+        met = sorted(set(trained_on) & set(test_scenarios))
+        if met:
+            raise AcamError(f"{path}: scenarios: expected a teacher that never trained on this cross-scenario run's test "
+                            f"scenario {', '.join(test_scenarios)}, found it trained on {', '.join(trained_on)}")
     freeze(teacher)
     ctx = make_context(tcfg.model, teacher, ck["stats"], device, tcfg.image_size, tcfg.video_per_second)
     return teacher, ctx
@@ -281,7 +304,8 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
     teacher = tctx = None
     aux = nn.ModuleDict()
     if cfg.role == "distill":
-        teacher, tctx = load_teacher(cfg.teacher, classes, device)
+        cross = [s for s in data["test_scenarios"] if s != cfg.train_scenario] if cfg.train_scenario else None
+        teacher, tctx = load_teacher(cfg.teacher, classes, device, held_out=data["held_out"], test_scenarios=cross)
         if cfg.distill in ("hint", "sequential"):
             aux = _hint_modules(cfg, _teacher_dim(teacher, tctx, [sets["train"][0]]), model.SEGMENT_DIM).to(device)
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the teacher are known good
@@ -325,7 +349,8 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_accuracy": val})
         state = {"model": model.state_dict(), "aux": aux.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                  "best": best, "history": history, "config": asdict(cfg), "classes": classes, "stats": data["stats"],
-                 "units": data["units"], "teacher_model": tctx.kind if tctx is not None else None}
+                 "units": data["units"], "scenarios": data["scenarios"],
+                 "teacher_model": tctx.kind if tctx is not None else None}
         if val >= best or np.isnan(val) and best < 0:  # ties: the later, longer-trained model
             best = val if not np.isnan(val) else 0.0
             state["best"] = best

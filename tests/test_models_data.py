@@ -92,3 +92,39 @@ def test_student_inputs():
     assert abs(k * 22050 / 512 - 1000) < 22050 / 512
     assert np.abs(soundnet_scale(y)).max() == pytest.approx(256)
     assert resample_to(np.zeros(12288), 12288).shape == (22050,)
+
+
+def test_teacher_and_student_clips_split_their_sessions_alike(tmp_path):
+    """Sessions whose last 10-s block is shorter than a 5-s student clip (here 12.5 s): split over
+    the sessions' blocks, 1-s teacher clips and 5-s student clips land each block in the same
+    part; split over the blocks that hold clips (the old way), the shuffles differed."""
+    from acoustic_camera.models.data import session_blocks
+
+    pairs = []
+    for i in range(8):
+        s = tmp_path / f"s{i}.h5"
+        simulate_to_file(SimConfig(duration=12.5, seed=i, geometry=preset("uma16"), noise=False,
+                                   sources=(SourceSpec(("clapping", "whistling")[i % 2]),)), s)
+        a = tmp_path / f"s{i}.acoustic.h5"
+        beamform_session(s, a, features=("mfcc",), backend="numba")
+        pairs.append((s, a))
+    teacher = index_clips(pairs, clip_frames=12)
+    student = index_clips(pairs, clip_frames=60, hop_frames=12)
+    assert {c.block for c in teacher} == {0, 1} and {c.block for c in student} == {0}
+
+    def parts(clips, units):
+        return {(c.session, c.block): k for k, v in split_blocks(clips, seed=42, units=units).items() for c in v}
+
+    blocks = session_blocks(pairs)
+    assert len(blocks) == 16 and set(blocks.values()) == {"anechoic"}
+    t, s = parts(teacher, blocks), parts(student, blocks)
+    assert all(t[u] == s[u] for u in s)
+    old_t, old_s = parts(teacher, None), parts(student, None)
+    assert any(old_t[u] != old_s[u] for u in old_s)  # what the leak was
+
+
+def test_a_cross_scenario_run_on_its_own_scenario_tests_on_its_held_out_split(sessions):
+    clips = index_clips(sessions, clip_frames=12, block_seconds=1.0)
+    same = split_scenarios(clips, "anechoic", "anechoic")
+    units = {k: {(c.session, c.block) for c in v} for k, v in same.items()}
+    assert units["test"] and not (units["test"] & (units["train"] | units["validation"]))

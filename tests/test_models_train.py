@@ -90,8 +90,10 @@ def test_soft_label_distillation_from_each_teacher_keeps_it_frozen(runs, models_
 
     before = {k: v.clone() for k, v in load_checkpoint(runs["ck"][teacher])[0].state_dict().items()}
     # the published form learns over two epochs; from the visual teachers one epoch on a session of
-    # each class shows the form runs and the teacher stays frozen (their ResNet-50 costs most here)
-    epochs, pairs = (2, models_dataset["train"]) if teacher == "dualcamnet" else (1, models_dataset["train"][:3])
+    # each class shows the form runs and the teacher stays frozen (their ResNet-50 costs most here).
+    # Those sessions are the held-out ones: a subset of the teacher's own sessions would split
+    # otherwise, and the teacher, which trained on them, is refused (test below)
+    epochs, pairs = (2, models_dataset["train"]) if teacher == "dualcamnet" else (1, models_dataset["heldout"])
     m = train(TrainConfig(role="distill", model="hearnet", epochs=epochs, batch_size=8, teacher=str(runs["ck"][teacher])),
               pairs, tmp_path, progress=False)  # the loop asserts the teacher frozen each epoch
     if epochs == 2:
@@ -164,3 +166,16 @@ def test_evaluation_leaves_out_what_the_model_saw(runs, models_dataset):
     assert row["clips"] == (18 - 16) * 10  # only the test blocks' 1-s clips are scored
     table = accuracy_table([row])
     assert "| all | anechoic | " in table and "(20)" in table
+
+
+def test_a_teacher_that_saw_the_students_test_blocks_is_refused(runs, models_dataset, tmp_path):
+    """Distilling on a subset of the teacher's sessions splits them otherwise: blocks the
+    teacher trained on become the student's validation and test blocks, and the run stops
+    before training with a line that says so."""
+    from acoustic_camera import AcamError
+    from acoustic_camera.models.train import TrainConfig, train
+
+    with pytest.raises(AcamError, match="never trained or validated on the student's validation and test blocks"):
+        train(TrainConfig(role="distill", model="hearnet", epochs=1, batch_size=8, teacher=str(runs["ck"]["dualcamnet"])),
+              models_dataset["train"][:3], tmp_path, progress=False)
+    assert not (tmp_path / "best.pt").exists()
