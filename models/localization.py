@@ -196,17 +196,18 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
     clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
     split = split_blocks(clips, seed=42, units=session_blocks(pairs, files=files))
     classes = class_names(clips)
-    held = {(session_key(c.session), c.block) for c in split["validation"] + split["test"]}
+    key = lambda part: {(session_key(c.session), c.block) for c in split[part]}  # noqa: E731
+    held, tested = key("validation") | key("test"), key("test")
     train_set = ClipDataset(split["train"], classes, None, audio=True, files=files)
     stats = {"mfcc": mfcc_stats(split["train"], files), "audio": audio_stats(train_set)}
     model = Localizer(cfg.dim).to(device)
     teachers, aux = {}, nn.ModuleDict()
     probe = [train_set[0]]
     if cfg.audio_teacher:
-        teachers["audio"] = load_teacher(cfg.audio_teacher, classes, device, held_out=held)
+        teachers["audio"] = load_teacher(cfg.audio_teacher, classes, device, held_out=held, test_units=tested)
         aux["audio"] = FeatureHint(1024, int(_teacher_targets(probe, teachers)["audio"].shape[-1]))
     if cfg.visual_teacher:
-        teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device, held_out=held)
+        teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device, held_out=held, test_units=tested)
         aux["visual"] = FeatureHint(cfg.dim, int(_teacher_targets(probe, teachers)["visual"].shape[-1]))
     aux.to(device)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -200,8 +200,9 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     if cfg.model == "hearnet":
         stats["audio"] = audio_stats(sets["train"])
     units = sorted({(session_key(c.session), c.block) for c in split["train"] + split["validation"]})
-    held = {(session_key(c.session), c.block) for c in split["validation"] + split["test"]}
-    return {"classes": classes, "stats": stats, "sets": sets, "units": units, "held_out": held,
+    key = lambda part: {(session_key(c.session), c.block) for c in split[part]}  # noqa: E731
+    return {"classes": classes, "stats": stats, "sets": sets, "units": units, "train_units": sorted(key("train")),
+            "held_out": key("validation") | key("test"), "test_units": key("test"),
             "scenarios": sorted({c.scenario for c in split["train"]}),
             "test_scenarios": sorted({c.scenario for c in split["test"]})}
 
@@ -227,11 +228,13 @@ def _hint_modules(cfg: TrainConfig, teacher_dim: int, segment_dim: int) -> nn.Mo
     return nn.ModuleDict()
 
 
-def load_teacher(path, classes, device, held_out=None, test_scenarios=None):
+def load_teacher(path, classes, device, held_out=None, test_units=None, test_scenarios=None):
     """A frozen teacher checkpoint and the context to run it (its own statistics).
 
-    ``held_out``: the (session, block) units the student validates and tests on; a teacher that
-    trained or validated on any of them is refused, as is one that trained on a scenario in
+    ``held_out``: the (session, block) units the student validates and tests on, ``test_units``
+    those it tests on. A teacher that trained on any held-out unit, or validated on a test unit,
+    is refused (one that validated on the student's own validation units, as a shared split
+    gives, is not), as is one that trained on a scenario in
     ``test_scenarios`` (a cross-scenario student's test scenario): distilling from it would carry
     what it learnt of the student's test data, labels included, into the student."""
     teacher, ck = load_checkpoint(path, device)
@@ -241,7 +244,10 @@ def load_teacher(path, classes, device, held_out=None, test_scenarios=None):
     if ck["classes"] != classes:
         raise AcamError(f"{path}: classes: expected the data's {classes}, found the teacher's {ck['classes']}")
     if held_out is not None:
-        seen = {tuple(u) for u in ck.get("units", [])} & {tuple(u) for u in held_out}
+        units = {tuple(u) for u in ck.get("units", [])}
+        # checkpoints from before train_units was kept: all their units count as trained on
+        trained = {tuple(u) for u in ck["train_units"]} if "train_units" in ck else units
+        seen = (trained & {tuple(u) for u in held_out}) | ((units - trained) & {tuple(u) for u in test_units or ()})
         if seen:
             names = ", ".join(f"{s} block {b}" for s, b in sorted(seen)[:3])
             raise AcamError(f"{path}: units: expected a teacher that never trained or validated on the student's validation "
@@ -305,7 +311,8 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
     aux = nn.ModuleDict()
     if cfg.role == "distill":
         cross = [s for s in data["test_scenarios"] if s != cfg.train_scenario] if cfg.train_scenario else None
-        teacher, tctx = load_teacher(cfg.teacher, classes, device, held_out=data["held_out"], test_scenarios=cross)
+        teacher, tctx = load_teacher(cfg.teacher, classes, device, held_out=data["held_out"], test_units=data["test_units"],
+                                     test_scenarios=cross)
         if cfg.distill in ("hint", "sequential"):
             aux = _hint_modules(cfg, _teacher_dim(teacher, tctx, [sets["train"][0]]), model.SEGMENT_DIM).to(device)
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the teacher are known good
@@ -349,7 +356,7 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
         history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)) if losses else None, "val_accuracy": val})
         state = {"model": model.state_dict(), "aux": aux.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                  "best": best, "history": history, "config": asdict(cfg), "classes": classes, "stats": data["stats"],
-                 "units": data["units"], "scenarios": data["scenarios"],
+                 "units": data["units"], "train_units": data["train_units"], "scenarios": data["scenarios"],
                  "teacher_model": tctx.kind if tctx is not None else None}
         if val >= best or np.isnan(val) and best < 0:  # ties: the later, longer-trained model
             best = val if not np.isnan(val) else 0.0

@@ -66,29 +66,55 @@ def model_sessions(specs):
     return pairs
 
 
+def _made_once(tmp_path_factory, name: str, make):
+    """``make(folder)`` -> a JSON-able result, run once per test run even with pytest-xdist's
+    workers: the first to take the lock makes it in a folder they share, the others wait and
+    read what it wrote."""
+    import fcntl
+    import json
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, above each worker's own
+    folder, done = root / name, root / f"{name}.json"
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            folder.mkdir(exist_ok=True)
+            done.write_text(json.dumps(make(folder), default=float))
+        return json.loads(done.read_text())
+
+
 @pytest.fixture(scope="session")
 def dualcamnet_teacher(models_dataset, tmp_path_factory):
     """DualCamNet trained once (4 epochs) on the models' dataset: (checkpoint path, metrics)."""
     from acoustic_camera.models.train import TrainConfig, train
 
-    out = tmp_path_factory.mktemp("dualcamnet")
-    m = train(TrainConfig(role="teacher", model="dualcamnet", epochs=4, batch_size=16, seed=0), models_dataset["train"],
-              out, progress=False)
-    return out / "best.pt", m
+    def make(out):
+        m = train(TrainConfig(role="teacher", model="dualcamnet", epochs=4, batch_size=16, seed=0), models_dataset["train"],
+                  out, progress=False)
+        return {"checkpoint": str(out / "best.pt"), "metrics": m}
+
+    r = _made_once(tmp_path_factory, "dualcamnet", make)
+    return Path(r["checkpoint"]), r["metrics"]
 
 
 @pytest.fixture(scope="session")
 def models_dataset(tmp_path_factory):
     """The models' small simulated dataset on the DualCam array (anechoic, 3 classes): nine 20-s
     training sessions in ``train/`` and three 10-s held-out sessions (other seeds) in ``heldout/``.
-    ~1 min to make; shared by the model tests."""
-    root = tmp_path_factory.mktemp("models")
-    (root / "train").mkdir()
-    (root / "heldout").mkdir()
-    pairs = model_sessions([(root / "train", f"{label}{i}", label, 20.0, i) for i, label in enumerate(MODEL_CLASSES * 3)]
-                           + [(root / "heldout", f"heldout_{label}", label, 10.0, 100 + i)
-                              for i, label in enumerate(MODEL_CLASSES)])
-    return {"root": root, "train": pairs[:9], "heldout": pairs[9:]}
+    ~1 min to make; shared by the model tests (and by pytest-xdist's workers)."""
+    def make(root):
+        (root / "train").mkdir()
+        (root / "heldout").mkdir()
+        pairs = model_sessions([(root / "train", f"{label}{i}", label, 20.0, i) for i, label in enumerate(MODEL_CLASSES * 3)]
+                               + [(root / "heldout", f"heldout_{label}", label, 10.0, 100 + i)
+                                  for i, label in enumerate(MODEL_CLASSES)])
+        return {"root": str(root), "pairs": [[str(s), str(a)] for s, a in pairs]}
+
+    r = _made_once(tmp_path_factory, "models", make)
+    pairs = [(Path(s), Path(a)) for s, a in r["pairs"]]
+    return {"root": Path(r["root"]), "train": pairs[:9], "heldout": pairs[9:]}
 
 
 def assert_agree(out, ref, rtol=1e-4):
