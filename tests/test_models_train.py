@@ -134,7 +134,8 @@ def test_students_and_hint_distillation_learn(runs, models_dataset, tmp_path):
     acc["hearnet<-dualcamnet:sequential"] = _heldout(tmp_path / "seq" / "best.pt", models_dataset)
     print("students (held-out sessions):", acc)
     train(TrainConfig(role="distill", distill="sequential", model="soundnet5", epochs=1, batch_size=8,
-                      teacher=str(runs["ck"]["resnet50"])), pairs[:3], tmp_path / "seq_sn", progress=False)
+                      teacher=str(runs["ck"]["resnet50"])), models_dataset["heldout"], tmp_path / "seq_sn",
+          progress=False)  # sessions the teacher never saw: a subset of its own would split otherwise
     aux = torch.load(tmp_path / "seq_sn" / "best.pt", weights_only=False)["aux"]
     # SoundNet-5's 256-d per-second features (conv4) regress ResNet-50's 2048-d frame embeddings
     assert tuple(aux["segment.proj.weight"].shape) == (2048, 256)
