@@ -86,6 +86,16 @@ def _modes(freqs, taus, amps, n, fs):
     return (amps * np.exp(-t / taus) * np.sin(2 * np.pi * freqs * t)).sum(axis=1)
 
 
+def _struck(r, fs, freqs, taus, detune, seconds, click_lp, click_seconds, click_tau, click_gain):
+    """A struck body: its damped modes, each detuned by up to +-``detune`` and of random
+    strength, plus the low-passed click of the impact at the start."""
+    k = len(freqs)
+    y = _modes(freqs * r.uniform(1 - detune, 1 + detune, k), taus, r.uniform(0.5, 1.0, k), int(seconds * fs), fs)
+    click = signal.sosfilt(click_lp, _burst(r, int(click_seconds * fs), click_tau, fs))
+    y[:len(click)] += click_gain * click
+    return y
+
+
 def _gain(rng, sigma):
     """Random log-normal gain with mean square 1, so it leaves the long-term level alone."""
     return float(np.exp(sigma * rng.standard_normal() - sigma ** 2))
@@ -248,11 +258,7 @@ class _Knocking(_EventSound):
         if self._left == 0:
             self._left = int(r.integers(2, 5))
         self._left -= 1
-        k = len(self._f)
-        y = _modes(self._f * r.uniform(0.97, 1.03, k), self._tau, r.uniform(0.5, 1.0, k),
-                   int(5 * self._tau.max() * fs), fs)
-        click = signal.sosfilt(self._click_lp, _burst(r, int(0.004 * fs), 0.0004, fs))
-        y[:len(click)] += 0.5 * click
+        y = _struck(r, fs, self._f, self._tau, 0.03, 5 * self._tau.max(), self._click_lp, 0.004, 0.0004, 0.5)
         gap = self._intra * r.uniform(0.85, 1.15) if self._left else r.uniform(0.8, 1.6)
         return self._scaled(y, self._mean_gap, _gain(r, 0.25)), gap
 
@@ -453,11 +459,7 @@ class _Kendama(_EventSound):
         self._mean_gap = self._tempo + 1.5 / 4
 
     def _tok(self, gain):
-        r, fs = self._rng, self.fs
-        y = _modes(self._f * r.uniform(0.97, 1.03, 3), self._tau, r.uniform(0.5, 1.0, 3), int(0.06 * fs), fs)
-        click = signal.sosfilt(self._click_lp, _burst(r, int(0.002 * fs), 0.0003, fs))
-        y[:len(click)] += 0.6 * click
-        return gain * y
+        return gain * _struck(self._rng, self.fs, self._f, self._tau, 0.03, 0.06, self._click_lp, 0.002, 0.0003, 0.6)
 
     def _event(self):
         r, fs = self._rng, self.fs
@@ -578,11 +580,7 @@ class _StickDropping(_EventSound):
         self._click_lp = _lowpass(4000, self.fs)
 
     def _impact(self, gain):
-        r, fs = self._rng, self.fs
-        y = _modes(self._f * r.uniform(0.98, 1.02, 3), self._tau, r.uniform(0.5, 1.0, 3), int(0.25 * fs), fs)
-        click = signal.sosfilt(self._click_lp, _burst(r, int(0.003 * fs), 0.0004, fs))
-        y[:len(click)] += 0.8 * click
-        return gain * y
+        return gain * _struck(self._rng, self.fs, self._f, self._tau, 0.02, 0.25, self._click_lp, 0.003, 0.0004, 0.8)
 
     def _event(self):
         r, fs = self._rng, self.fs
