@@ -104,9 +104,11 @@ def gpu_available() -> bool:
         return False
 
 
-def get_backend(name: str = "auto") -> Backend:
+def get_backend(name: "str | Backend" = "auto") -> Backend:
     """``numpy`` (reference), ``numba`` (CPU), ``cupy`` (GPU), or ``auto``: cupy when a GPU
     is usable, else numba."""
+    if not isinstance(name, str):  # a backend made by the caller (e.g. NumbaBackend(threads=1))
+        return name
     if name == "auto":
         name = "cupy" if gpu_available() else "numba"
     if name == "numpy":

@@ -11,7 +11,9 @@ teacher, 60 = 5 s for the students) and yields, aligned on the session's audio c
   ``frames`` (the clip's length in frames).
 
 Splits follow the DualCam code: 10-second blocks of every session, shuffled with a seed, 80/10/10
-(train/validation/test); and cross-scenario splits (train on scenario A, test on B).
+(train/validation/test); and cross-scenario splits (train on scenario A, test on B). Sessions of a
+dataset made by ``acam dataset make`` take their split from its ``split.json``
+(:func:`dataset_split`), so that every run on the dataset uses the same one.
 Normalisation statistics come from the training split only (:func:`mfcc_stats`).
 """
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 from scipy import signal
@@ -27,6 +30,7 @@ from scipy import signal
 from ..constants import DUALCAM_FPS
 from ..errors import AcamError
 from ..io.acoustic import open_acoustic
+from ..io.dataset import Split, assign_parts, find_split, read_split
 from ..io.session import open_session
 
 STUDENT_RATE = 22050
@@ -131,14 +135,7 @@ def split_blocks(clips: list[Clip], seed: int = 42, fractions=(0.8, 0.1, 0.1), u
     """Train/validation/test by shuffled (session, block) units, as the DualCam lists were made;
     ``units``: the units to shuffle (default: those the clips hold; pass
     :func:`session_blocks` so that runs with other clip lengths split alike)."""
-    units = sorted(set(units) if units is not None else {(c.session, c.block) for c in clips})
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(units))
-    n_train = int(round(fractions[0] * len(units)))
-    n_val = int(round(fractions[1] * len(units)))
-    part = {}
-    for rank, i in enumerate(order):
-        part[units[i]] = "train" if rank < n_train else "validation" if rank < n_train + n_val else "test"
+    part = assign_parts(units if units is not None else {(c.session, c.block) for c in clips}, seed, fractions)
     out = {"train": [], "validation": [], "test": []}
     for c in clips:
         out[part[(c.session, c.block)]].append(c)
@@ -155,6 +152,44 @@ def split_scenarios(clips: list[Clip], train: str, test: str, seed: int = 42, va
         return split_blocks(a, seed, (1 - 2 * val_fraction, val_fraction, val_fraction), a_units)
     tv = split_blocks(a, seed, (1 - val_fraction, val_fraction, 0.0), a_units)
     return {"train": tv["train"], "validation": tv["validation"], "test": [c for c in clips if c.scenario == test]}
+
+
+def session_key(path) -> str:
+    """How splits and checkpoints name a session: its file name (directories may move; a
+    dataset's file names are unique)."""
+    return Path(path).name
+
+
+def dataset_split(clips: list[Clip], pairs, split_path=None, train: str | None = None, test: str | None = None,
+                  seed: int = 42, files: Files | None = None) -> tuple[dict, Split | None]:
+    """The run's train / validation / test clips, and the split file they came from.
+
+    With a split file (``split_path``, or the ``split.json`` of the dataset the sessions belong
+    to) every clip takes its block's part from it; cross-scenario (``train`` A, ``test`` B):
+    A's train and validation blocks, and A's test blocks when B is A, else all of B. Sessions in
+    no dataset are split here as the DualCam lists were (:func:`split_blocks`,
+    :func:`split_scenarios`), with None for the file."""
+    path = Path(split_path) if split_path else find_split([s for s, _ in pairs])
+    if path is None:
+        units = session_blocks(pairs, files=files)
+        if train:
+            return split_scenarios(clips, train, test, seed=seed, units=units), None
+        return split_blocks(clips, seed=42, units=units), None  # the DualCam lists' seed, whatever the run's
+    sp = read_split(path)
+    out = {"train": [], "validation": [], "test": []}
+    for c in clips:
+        part = sp.part.get((session_key(c.session), c.block))
+        if part is None:
+            raise AcamError(f"{sp.path}: units: expected every block of the run's sessions, found no {session_key(c.session)} "
+                            f"block {c.block} (a session from outside this dataset?)")
+        if not train:
+            out[part].append(c)
+        elif c.scenario == train:
+            if part != "test" or test == train:
+                out[part].append(c)
+        elif c.scenario == test:
+            out["test"].append(c)
+    return out, sp
 
 
 def class_names(clips: list[Clip]) -> list[str]:
@@ -203,12 +238,19 @@ class ClipDataset:
     """A map-style dataset (works as a torch ``Dataset``) over clips. ``stats`` from
     :func:`mfcc_stats` on the training split normalises the MFCC images."""
 
+    AUDIO_CACHE_BYTES = 512 * 2**20
+
     def __init__(self, clips: list[Clip], classes: list[str], stats: dict | None = None, mic: int = 0,
                  audio: bool = True, video: bool = False, mfcc: bool = True, files: Files | None = None):
         self.clips, self.classes, self.stats, self.mic = clips, list(classes), stats, mic
         self.audio, self.video, self.mfcc = audio, video, mfcc
         self.files = files or Files()
         self._index = {c: i for i, c in enumerate(self.classes)}
+        # each epoch reads every clip's microphone again: reading one channel of the 128-channel
+        # chunks and resampling it cost more than the student's own step, so the resampled clips
+        # are kept (up to AUDIO_CACHE_BYTES; beyond that they are made again each time)
+        self._audio_cache: dict = {}
+        self._audio_bytes = 0
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -229,7 +271,13 @@ class ClipDataset:
             a = int(fsi[c.start])
             b = int(fsi[end_frame]) if end_frame < s.n_frames else s.n_samples
             if self.audio:
-                item["audio"] = resample_to(s.audio(a, b, channel=self.mic), s.sample_freq)
+                wave = self._audio_cache.get(i)
+                if wave is None:
+                    wave = resample_to(s.audio(a, b, channel=self.mic), s.sample_freq)
+                    if self._audio_bytes + wave.nbytes <= self.AUDIO_CACHE_BYTES:
+                        self._audio_cache[i] = wave
+                        self._audio_bytes += wave.nbytes
+                item["audio"] = wave.copy()
             if self.video:
-                item["video"] = s.file["video/frames"][c.start:end_frame]
+                item["video"] = s.frames(c.start, end_frame)
         return item

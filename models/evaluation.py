@@ -10,20 +10,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .data import ClipDataset, index_clips
-from .inputs import session_key
+from ..catalog import SCENARIOS
+from .data import ClipDataset, index_clips, session_key
 from .kinds import AUDIO_MODELS, MFCC_MODELS
 from .train import TEACHER_FRAMES, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
 
 ALL = "all"
 
 
+NOT_PRETRAINED = "[random ResNet-50]"
+
+
 def model_label(ck: dict) -> str:
-    """The column name: the network, and for distilled students where their supervision came from."""
+    """The column name: the network, and for distilled students where their supervision came
+    from; flagged when a visual backbone involved was not pretrained."""
     cfg = ck["config"]
-    if cfg["role"] != "distill":
-        return cfg["model"]
-    return f"{cfg['model']}<-{ck.get('teacher_model', '?')}:{cfg['distill']}"
+    label = cfg["model"] if cfg["role"] != "distill" else f"{cfg['model']}<-{ck.get('teacher_model', '?')}:{cfg['distill']}"
+    return f"{label} {NOT_PRETRAINED}" if ck.get("pretrained") is False else label
+
+
+def trained_on(ck: dict) -> str:
+    """The row name: the scenarios a model trained on ("all" for the three), not what it was
+    asked for."""
+    scen = ck.get("scenarios") or ([ck["config"]["train_scenario"]] if ck["config"].get("train_scenario") else None)
+    if not scen or set(scen) == set(SCENARIOS):
+        return ALL
+    return "+".join(sorted(scen))
 
 
 def evaluate(checkpoints, pairs, device: str = "auto", labels=None) -> list[dict]:
@@ -43,8 +55,9 @@ def evaluate(checkpoints, pairs, device: str = "auto", labels=None) -> list[dict
         for scen in scenarios + ([ALL] if len(scenarios) > 1 else []):
             part = [c for c in clips if scen == ALL or c.scenario == scen]
             ds = ClipDataset(part, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS)
-            rows.append({"model": label, "train": cfg.train_scenario or ALL, "test": scen,
-                         "accuracy": accuracy(model, ds, ctx), "clips": len(part), "checkpoint": str(Path(path))})
+            rows.append({"model": label, "train": trained_on(ck), "test": scen, "accuracy": accuracy(model, ds, ctx),
+                         "clips": len(part), "checkpoint": str(Path(path)), "pretrained": ck.get("pretrained"),
+                         "split_sha256": ck.get("split_sha256")})
     return rows
 
 
@@ -60,4 +73,7 @@ def accuracy_table(rows: list[dict]) -> str:
             r = cells.get((tr, te, m))
             vals.append("" if r is None else f"{r['accuracy']:.4f} ({r['clips']})")
         lines.append(f"| {tr} | {te} | " + " | ".join(vals) + " |")
+    if any(r.get("pretrained") is False for r in rows):
+        lines.append(f"\n**WARNING: columns marked {NOT_PRETRAINED} used a ResNet-50 backbone that was NOT pretrained "
+                     "(no --visual-weights): a random frozen backbone, not the paper's ImageNet teacher.**")
     return "\n".join(lines)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import AcamError
-from .data import FPS, Files, hearnet_spectrogram, soundnet_scale
+from .data import FPS, Files, hearnet_spectrogram, session_key, soundnet_scale  # noqa: F401 (session_key lived here)
 from .kinds import AUDIO_MODELS, MODELS, VISUAL_MODELS
 from .networks import preprocess
 
@@ -183,8 +183,3 @@ def segment_means(per_frame: torch.Tensor, segments: int) -> torch.Tensor:
     if f % segments:
         raise ValueError(f"{f} frames do not split into {segments} segments")
     return per_frame.reshape(b, segments, f // segments, d).mean(2)
-
-
-def session_key(path) -> str:
-    """How a checkpoint remembers a session: its file name (directories may move)."""
-    return Path(path).name

@@ -11,3 +11,4 @@ TRAIN_ROLES = ("teacher", "student", "distill")
 ROLES = TRAIN_ROLES + ("localize",)
 DISTILL_KINDS = ("soft", "hinton", "hint", "sequential")
 LAYERS = ("embedding", "logits")
+RECIPE_NAMES = ("quick", "paper")  # models.recipes.RECIPES, named here for the command line without torch

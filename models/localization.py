@@ -29,10 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..beamform.features import band_energy_db
 from ..errors import AcamError
 from ..io.atomic import atomic_output
-from .data import FPS, ClipDataset, Files, class_names, index_clips, mfcc_stats, session_blocks, split_blocks
-from .inputs import audio_input, run, session_key
+from .data import FPS, ClipDataset, Files, class_names, dataset_split, index_clips, mfcc_stats, session_key
+from .inputs import audio_input, run
 from .losses import FeatureHint, freeze, info_nce_av, localization_map, peak_pixel
 from .networks import IMAGENET_MEAN, IMAGENET_STD, HearNet
 from .train import STUDENT_FRAMES, _batches, audio_stats, device_for, load_teacher, peek_checkpoint, save_atomic, seeded, \
@@ -57,6 +58,7 @@ class LocalizeConfig:
     audio_hint: float = 1.0
     visual_hint: float = 1.0
     map_hint: float = 0.0  # weight of the acoustic-image map hint (the acoustic camera as spatial teacher)
+    split: str | None = None  # split file; default: the split.json of the dataset the sessions belong to
     device: str = "auto"
 
 
@@ -109,12 +111,19 @@ def _middle_frames(items, files: Files) -> np.ndarray:
 
 def acoustic_map(item, files: Files, half_window: int = 3) -> np.ndarray:
     """(36, 48) dB map of the acoustic camera for the clip's middle frame: the band energy
-    (``energy_db``, or MFCC coefficient 0 without it) of the frame within +-half_window with the
-    highest peak-to-median contrast, so that an impulsive sound (a clap) is caught at its burst."""
+    (``energy_db``, or from the stored volumes without it; the MFCC images cannot stand in: they
+    hold c1..c12, the energy c0 is dropped) of the frame within +-half_window with the highest
+    peak-to-median contrast, so that an impulsive sound (a clap) is caught at its burst."""
     a = files.acoustic(item["acoustic"])
     k0 = max(item["start"] + MIDDLE - half_window, 0)
     k1 = item["start"] + MIDDLE + half_window + 1
-    m = a.energy_db[k0:k1] if a.energy_db is not None else a.mfcc[k0:k1, :, :, 0]
+    if a.energy_db is not None:
+        m = a.energy_db[k0:k1]
+    elif a.volumes is not None:
+        m = band_energy_db(a.volumes[k0:k1], a.frequencies, a.band)
+    else:
+        raise AcamError(f"{a.path}: /energy_db: expected band-energy maps (acam beamform --features mfcc,energy) or "
+                        "volumes; found MFCC images only, which hold c1..c12 and no energy")
     flat = m.reshape(len(m), -1)
     return m[int(np.argmax(flat.max(1) - np.median(flat, 1)))].astype(np.float32)
 
@@ -194,7 +203,7 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
 
     files = Files()
     clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
-    split = split_blocks(clips, seed=42, units=session_blocks(pairs, files=files))
+    split, split_file = dataset_split(clips, pairs, cfg.split, files=files)
     classes = class_names(clips)
     key = lambda part: {(session_key(c.session), c.block) for c in split[part]}  # noqa: E731
     held, tested = key("validation") | key("test"), key("test")
@@ -247,7 +256,8 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
     for t, _ in teachers.values():
         freeze(t)
     state = {"kind": "localizer", "model": model.state_dict(), "config": asdict(cfg), "classes": classes,
-             "stats": stats, "history": history}
+             "stats": stats, "history": history, "units": sorted(key("train") | key("validation")),
+             "split_sha256": split_file.sha256 if split_file else None}
     save_atomic(state, out_dir / "localizer.pt")
     metrics = {"config": asdict(cfg), "history": history, "sizes": {k: len(v) for k, v in split.items()},
                "validation": evaluate_localizer(out_dir / "localizer.pt", [], device=str(device),

@@ -38,13 +38,13 @@ from torch import nn
 
 from ..errors import AcamError
 from ..io.atomic import atomic_output
-from .data import FPS, ClipDataset, Files, class_names, hearnet_spectrogram, index_clips, mfcc_stats, session_blocks, \
-    split_blocks, split_scenarios
-from .inputs import audio_input, make_context, run, segment_means, session_key
+from .data import FPS, ClipDataset, Files, class_names, dataset_split, hearnet_spectrogram, index_clips, mfcc_stats, \
+    session_key
+from .inputs import audio_input, make_context, run, segment_means
 from .kinds import AUDIO_MODELS, DISTILL_KINDS, MFCC_MODELS, MODELS, TEACHERS, TRAIN_ROLES, VISUAL_MODELS
 from .losses import FeatureHint, TemporalAggregator, assert_frozen, freeze, hinton_distillation, \
     sequential_hint_loss, soft_label_distillation
-from .networks import AVNet, DualCamNet, HearNet, ResNet50Teacher, SoundNet5
+from .networks import AVNet, DualCamNet, HearNet, ResNet50Teacher, SoundNet5, load_soundnet_weights
 
 TEACHER_FRAMES = FPS  # 1 s
 STUDENT_FRAMES = 5 * FPS  # 5 s
@@ -69,6 +69,9 @@ class TrainConfig:
     image_size: int = 224  # visual models: crop side fed to ResNet-50
     video_per_second: int = 1  # visual models: video frames per second of clip (1: the middle one)
     visual_weights: str | None = None  # visual models: local ImageNet ResNet-50 state_dict
+    audio_weights: str | None = None  # soundnet5: local SoundNet layers 1-4 (.pt state_dict or soundnet5_final.t7)
+    weight_decay: float = 0.0  # L2 on the trained weights (Adam's coupled form, as slim's regularisers add it to the loss)
+    split: str | None = None  # split file; default: the split.json of the dataset the sessions belong to
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
@@ -90,6 +93,10 @@ class TrainConfig:
                 raise AcamError(f"{name}: expected at least {lo}, found {v}")
         if not self.lr > 0:
             raise AcamError(f"--lr: expected a positive learning rate, found {self.lr}")
+        if not self.weight_decay >= 0:
+            raise AcamError(f"--weight-decay: expected 0 or more, found {self.weight_decay}")
+        if self.audio_weights and self.model != "soundnet5":
+            raise AcamError(f"--audio-weights: SoundNet-5's pretrained layers; the model is {self.model}")
         if not 0.0 <= self.lam <= 1.0 or not 0.0 <= self.alpha <= 1.0:
             raise AcamError(f"--lam, --alpha: expected values in [0, 1], found {self.lam}, {self.alpha}")
         if not self.temperature > 0:
@@ -125,12 +132,25 @@ def write_json(obj, path: Path) -> None:
         tmp.write_text(json.dumps(obj, indent=2, default=float))
 
 
-def build(model: str, n_classes: int, visual_weights=None) -> nn.Module:
+def build(model: str, n_classes: int, visual_weights=None, audio_weights=None) -> nn.Module:
     if model == "resnet50":
         return ResNet50Teacher(n_classes, weights_path=visual_weights)
     if model == "avnet":
         return AVNet(n_classes, resnet_weights_path=visual_weights)
-    return {"dualcamnet": DualCamNet, "hearnet": HearNet, "soundnet5": SoundNet5}[model](n_classes)
+    net = {"dualcamnet": DualCamNet, "hearnet": HearNet, "soundnet5": SoundNet5}[model](n_classes)
+    if audio_weights:
+        load_soundnet_weights(net, audio_weights)
+    return net
+
+
+def pretrained(cfg: dict, teacher_cfg: dict | None = None) -> bool | None:
+    """Whether a model's visual backbone (or its visual teacher's) came from pretrained weights;
+    None where no visual network is involved. Tables flag False: a random frozen ResNet-50 is
+    not the paper's teacher."""
+    for c in (cfg, teacher_cfg or {}):
+        if c.get("model") in VISUAL_MODELS:
+            return bool(c.get("visual_weights"))
+    return None
 
 
 def clip_frames(cfg: TrainConfig) -> int:
@@ -181,16 +201,13 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     # 1-s teacher clips tile the data; 5-s student clips start every second inside each 10-s block
     # (overlapping crops, as the DualCam code sampled several crops per block)
     clips = index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
-    blocks = session_blocks(pairs, files=files)
     if cfg.train_scenario or cfg.test_scenario:
         found = sorted({c.scenario for c in clips})
         for s in (cfg.train_scenario, cfg.test_scenario):
             if s not in found:
                 raise AcamError(f"scenario {s!r} is in none of the sessions (they hold {', '.join(found) or 'none'})")
-        split = split_scenarios(clips, cfg.train_scenario, cfg.test_scenario, seed=cfg.seed, units=blocks)
-    else:
-        # the DualCam lists' seed: splits do not move with the run's seed
-        split = split_blocks(clips, seed=42, units=blocks)
+    split, split_file = dataset_split(clips, pairs, cfg.split, cfg.train_scenario, cfg.test_scenario, seed=cfg.seed,
+                                      files=files)
     classes = class_names(clips)
     stats = {"mfcc": mfcc_stats(split["train"], files)}
     # MFCC images are read only where a network takes them (a student distilled from ResNet-50 needs none)
@@ -204,7 +221,8 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     return {"classes": classes, "stats": stats, "sets": sets, "units": units, "train_units": sorted(key("train")),
             "held_out": key("validation") | key("test"), "test_units": key("test"),
             "scenarios": sorted({c.scenario for c in split["train"]}),
-            "test_scenarios": sorted({c.scenario for c in split["test"]})}
+            "test_scenarios": sorted({c.scenario for c in split["test"]}),
+            "split_sha256": split_file.sha256 if split_file else None, "split_path": str(split_file.path) if split_file else None}
 
 
 def _calibrate(ctx, train_set: ClipDataset, seed: int, n_frames: int = 256) -> None:
@@ -228,13 +246,14 @@ def _hint_modules(cfg: TrainConfig, teacher_dim: int, segment_dim: int) -> nn.Mo
     return nn.ModuleDict()
 
 
-def load_teacher(path, classes, device, held_out=None, test_units=None, test_scenarios=None):
+def load_teacher(path, classes, device, held_out=None, test_units=None, test_scenarios=None, split_sha256=None):
     """A frozen teacher checkpoint and the context to run it (its own statistics).
 
     ``held_out``: the (session, block) units the student validates and tests on, ``test_units``
     those it tests on. A teacher that trained on any held-out unit, or validated on a test unit,
     is refused (one that validated on the student's own validation units, as a shared split
-    gives, is not), as is one that trained on a scenario in
+    gives, is not), as is one whose split file is not the student's (``split_sha256``), and one
+    that trained on a scenario in
     ``test_scenarios`` (a cross-scenario student's test scenario): distilling from it would carry
     what it learnt of the student's test data, labels included, into the student."""
     teacher, ck = load_checkpoint(path, device)
@@ -243,6 +262,10 @@ def load_teacher(path, classes, device, held_out=None, test_units=None, test_sce
         raise AcamError(f"{path}: a {tcfg.model} checkpoint is not a teacher ({', '.join(TEACHERS)})")
     if ck["classes"] != classes:
         raise AcamError(f"{path}: classes: expected the data's {classes}, found the teacher's {ck['classes']}")
+    theirs = ck.get("split_sha256")
+    if split_sha256 and theirs and theirs != split_sha256:
+        raise AcamError(f"{path}: split_sha256: expected the student's split file ({split_sha256[:12]}...), found the teacher "
+                        f"trained on another ({theirs[:12]}...): train both with the dataset's one split")
     if held_out is not None:
         units = {tuple(u) for u in ck.get("units", [])}
         # checkpoints from before train_units was kept: all their units count as trained on
@@ -298,12 +321,12 @@ def train(cfg: TrainConfig, pairs, out_dir, resume: bool = False, progress: bool
 def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
     from tqdm import tqdm
 
-    teacher_kind = None
+    teacher_cfg = None
     if cfg.role == "distill":  # a wrong teacher file is named before any data is read
-        teacher_kind = peek_checkpoint(cfg.teacher).get("config", {}).get("model")
-    data = prepare(cfg, pairs, teacher_kind=teacher_kind)
+        teacher_cfg = peek_checkpoint(cfg.teacher).get("config", {})
+    data = prepare(cfg, pairs, teacher_kind=(teacher_cfg or {}).get("model"))
     classes, sets = data["classes"], data["sets"]
-    model = build(cfg.model, len(classes), cfg.visual_weights).to(device)
+    model = build(cfg.model, len(classes), cfg.visual_weights, cfg.audio_weights if not resume else None).to(device)
     ctx = make_context(cfg.model, model, data["stats"], device, cfg.image_size, cfg.video_per_second)
     if ctx.frames is not None and not cfg.visual_weights and not resume:
         _calibrate(ctx, sets["train"], cfg.seed)
@@ -312,12 +335,12 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
     if cfg.role == "distill":
         cross = [s for s in data["test_scenarios"] if s != cfg.train_scenario] if cfg.train_scenario else None
         teacher, tctx = load_teacher(cfg.teacher, classes, device, held_out=data["held_out"], test_units=data["test_units"],
-                                     test_scenarios=cross)
+                                     test_scenarios=cross, split_sha256=data["split_sha256"])
         if cfg.distill in ("hint", "sequential"):
             aux = _hint_modules(cfg, _teacher_dim(teacher, tctx, [sets["train"][0]]), model.SEGMENT_DIM).to(device)
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the teacher are known good
     params = [p for p in list(model.parameters()) + list(aux.parameters()) if p.requires_grad]
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, best, history = 0, -1.0, []
     last = out_dir / "last.pt"
     if resume and last.exists():
@@ -357,9 +380,11 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
         state = {"model": model.state_dict(), "aux": aux.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch,
                  "best": best, "history": history, "config": asdict(cfg), "classes": classes, "stats": data["stats"],
                  "units": data["units"], "train_units": data["train_units"], "scenarios": data["scenarios"],
-                 "teacher_model": tctx.kind if tctx is not None else None}
-        if val >= best or np.isnan(val) and best < 0:  # ties: the later, longer-trained model
-            best = val if not np.isnan(val) else 0.0
+                 "split_sha256": data["split_sha256"], "teacher_model": tctx.kind if tctx is not None else None,
+                 "pretrained": pretrained(asdict(cfg), teacher_cfg)}
+        # ties: the later, longer-trained model; no validation clips: nothing to choose by, the last epoch
+        if np.isnan(val) or val >= best:
+            best = val
             state["best"] = best
             save_atomic(state, out_dir / "best.pt")
         save_atomic(state, last)
@@ -368,6 +393,9 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
     if ctx.frames is not None:
         bctx.frames.cache = ctx.frames.cache  # same frozen backbone: reuse its features
     metrics = {"config": asdict(cfg), "classes": classes, "history": history, "best_val_accuracy": best,
+               "best_is": "the last epoch (no validation clips)" if np.isnan(best) else "the best validation epoch",
+               "split_sha256": data["split_sha256"], "split_path": data["split_path"],
+               "pretrained": pretrained(asdict(cfg), teacher_cfg),
                "test_accuracy": accuracy(best_model, sets["test"], bctx),
                "train_accuracy": accuracy(best_model, sets["train"], bctx),
                "chance": 1.0 / max(len(classes), 1), "sizes": {k: len(v) for k, v in sets.items()},

@@ -33,6 +33,7 @@ GROUPS = [  # (prefix, group, rank); the first matching prefix wins
     ("acoustic_camera.view", "view", 4),
     ("acoustic_camera.models", "models", 4),
     ("acoustic_camera.calibration", "calibration", 4),
+    ("acoustic_camera.dataset", "dataset", 4),  # sources made into sessions, beamformed: after both
     ("acoustic_camera.cli", "cli", 5),
     ("acoustic_camera.__main__", "cli", 5),
 ]
@@ -108,7 +109,8 @@ def _core_distributions():
 
 # the extras, each imported lazily (inside a function) and only where it belongs
 EXTRAS = {"torch": "acoustic_camera.models", "torchvision": "acoustic_camera.models", "sklearn": "acoustic_camera.models",
-          "torchfile": "acoustic_camera.models", "cupy": "acoustic_camera.kernels", "sounddevice": "acoustic_camera.io.live"}
+          "torchfile": "acoustic_camera.models", "cupy": "acoustic_camera.kernels", "sounddevice": "acoustic_camera.io.live",
+          "ray": "acoustic_camera.dataset"}
 
 
 def test_the_core_imports_only_declared_core_dependencies():

@@ -61,6 +61,11 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
     check_output(out_path, overwrite, inputs=(session_path,))
     t_start = time.perf_counter()
     with open_session(session_path) as s:
+        if "reduced" in s.metadata:
+            raise AcamError(f"{session_path}: /time_data: expected the array's channels, found microphone "
+                            f"{s.metadata['reduced'].get('kept_channels')} only (a training copy: acam dataset make --keep "
+                            f"training beamformed it before dropping the array audio; its acoustic file is "
+                            f"{acoustic_path_for(session_path).name})")
         geometry, camera, cal_params = s.geometry, s.camera, None
         if calibration is not None:
             geometry, camera, cal_params = apply_calibration(calibration, s, beamformer_kw)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..catalog import SCENARIOS
 from ..errors import AcamError
-from ..models.kinds import DISTILL_KINDS, LAYERS, MODELS, ROLES
+from ..models.kinds import DISTILL_KINDS, LAYERS, MODELS, RECIPE_NAMES, ROLES
 from . import main
 from .common import models_extra, sessions_argument, writes_files
 
@@ -22,14 +22,18 @@ from .common import models_extra, sessions_argument, writes_files
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Run folder.")
 @click.option("--model", default=None, type=click.Choice(MODELS), help="Default: dualcamnet for teacher, hearnet otherwise.")
 @click.option("--teacher", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Teacher checkpoint (distill).")
-@click.option("--epochs", default=10, show_default=True, type=int, help="Training epochs.")
-@click.option("--batch-size", default=16, show_default=True, type=int, help="Clips per batch.")
-@click.option("--lr", default=1e-3, show_default=True, type=float, help="Adam learning rate.")
+@click.option("--recipe", default="quick", show_default=True, type=click.Choice(RECIPE_NAMES),
+              help="Defaults of the settings below: quick (10 epochs, batch 16, lr 1e-3, no weight decay) or paper "
+                   "(the DualCam scripts' epochs, batches, learning rates and weight decay per role and model).")
+@click.option("--epochs", default=None, type=int, help="Training epochs [recipe].")
+@click.option("--batch-size", default=None, type=int, help="Clips per batch [recipe].")
+@click.option("--lr", default=None, type=float, help="Adam learning rate [recipe].")
+@click.option("--weight-decay", default=None, type=float, help="L2 weight decay [recipe].")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation and batch order.")
 @click.option("--distill", "distill_kind", default="soft", show_default=True, type=click.Choice(DISTILL_KINDS),
               help="soft labels (published) or Hinton's; feature hints; per-second + aggregated hints.")
-@click.option("--lam", default=0.5, show_default=True, type=float, help="Soft-label weight (soft, hinton).")
-@click.option("--temperature", default=1.0, show_default=True, type=float, help="Soft-label temperature (soft, hinton).")
+@click.option("--lam", default=None, type=float, help="Soft-label weight (soft, hinton) [recipe: 0.5].")
+@click.option("--temperature", default=None, type=float, help="Soft-label temperature (soft, hinton) [recipe: 1].")
 @click.option("--hint-weight", default=1.0, show_default=True, type=float, help="Hint term weight (hint, sequential).")
 @click.option("--alpha", default=0.5, show_default=True, type=float, help="Per-second vs aggregated hint (sequential).")
 @click.option("--train-scenario", default=None, type=click.Choice(SCENARIOS), help="Cross-scenario: train on this scenario...")
@@ -38,7 +42,12 @@ from .common import models_extra, sessions_argument, writes_files
 @click.option("--video-per-second", default=1, show_default=True, type=int,
               help="Video frames per second of clip for the visual models (1: the middle frame; AVNet: 1 or 12).")
 @click.option("--visual-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Local ImageNet ResNet-50 state_dict (nothing is downloaded); without it the frozen backbone is random.")
+              help="Local ImageNet ResNet-50 state_dict (nothing is downloaded); without it the frozen backbone is random "
+                   "(and tables say so).")
+@click.option("--audio-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="soundnet5: local pretrained SoundNet layers 1-4 (.pt state_dict, or soundnet5_final.t7 with torchfile).")
+@click.option("--split", "split", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Split file (default: the split.json of the dataset the sessions are in; none: split here, seed 42).")
 @click.option("--audio-teacher", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="localize: DualCamNet checkpoint for the audio hint.")
 @click.option("--visual-teacher", default=None, type=click.Path(dir_okay=False, path_type=Path),
@@ -48,9 +57,9 @@ from .common import models_extra, sessions_argument, writes_files
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
 @writes_files
-def train(role, sessions, out, model, teacher, epochs, batch_size, lr, seed, distill_kind, lam, temperature, hint_weight,
-          alpha, train_scenario, test_scenario, image_size, video_per_second, visual_weights, audio_teacher, visual_teacher,
-          map_hint, resume, device, overwrite, quiet):
+def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, weight_decay, seed, distill_kind, lam,
+          temperature, hint_weight, alpha, train_scenario, test_scenario, image_size, video_per_second, visual_weights,
+          audio_weights, split, audio_teacher, visual_teacher, map_hint, resume, device, overwrite, quiet):
     """Train a teacher or a student, distil a teacher into a student, or train an audio-visual
     localiser on SESSIONS (files or folders; each with its acoustic file beside it).
 
@@ -62,12 +71,19 @@ def train(role, sessions, out, model, teacher, epochs, batch_size, lr, seed, dis
     done = [p for p in ("last.pt", "best.pt", "localizer.pt", "metrics.json") if (out / p).exists()]
     if done and not (overwrite or resume):
         raise AcamError(f"{out}: holds a run ({', '.join(done)}): pass --resume to continue it or --overwrite to replace it")
+    from ..models.recipes import recipe as settings
+
+    model = model or ("dualcamnet" if role == "teacher" else "hearnet")
+    hp = settings(recipe, role, model, {"epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
+                                        "lam": lam, "temperature": temperature})
+    epochs, batch_size, lr = hp["epochs"], hp["batch_size"], hp["lr"]
     if role == "localize":
         from ..models.localization import LocalizeConfig, train_localizer
 
         cfg = LocalizeConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                              audio_teacher=str(audio_teacher) if audio_teacher else None,
-                             visual_teacher=str(visual_teacher) if visual_teacher else None, map_hint=map_hint)
+                             visual_teacher=str(visual_teacher) if visual_teacher else None, map_hint=map_hint,
+                             split=str(split) if split else None)
         m = train_localizer(cfg, pairs, out, progress=not quiet)
         v = m["validation"]
         click.echo(f"localizer: held-out clips {v['clips']}: peak within {v['radius_px']:g} px "
@@ -76,9 +92,10 @@ def train(role, sessions, out, model, teacher, epochs, batch_size, lr, seed, dis
         return
     from ..models.train import TrainConfig, train as do_train
 
-    model = model or ("dualcamnet" if role == "teacher" else "hearnet")
     cfg = TrainConfig(role=role, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, distill=distill_kind,
-                      lam=lam, temperature=temperature, hint_weight=hint_weight, alpha=alpha,
+                      lam=hp["lam"], temperature=hp["temperature"], weight_decay=hp["weight_decay"],
+                      split=str(split) if split else None, audio_weights=str(audio_weights) if audio_weights else None,
+                      hint_weight=hint_weight, alpha=alpha,
                       teacher=str(teacher) if teacher else None, train_scenario=train_scenario,
                       test_scenario=test_scenario, image_size=image_size, video_per_second=video_per_second,
                       visual_weights=str(visual_weights) if visual_weights else None, device=device)

@@ -4,7 +4,10 @@ Layout (see README "Session file"):
 
     /time_data              float32 (samples, channels), attr sample_freq   <- Acoular's TimeSamples layout
     /audio_gaps             int64 (K, 2): start sample, length of each gap (lost audio, zero-filled)
-    /video/frames           uint8 (frames, H, W, 3) RGB, one gzip chunk per frame
+    /video/frames           uint8 (frames, H, W, 3) RGB, one gzip chunk per frame; or, in v3 files
+                            written with video_format="jpeg" (`acam dataset make --keep training`):
+    /video/jpeg             uint8 (bytes,): the frames' JPEG files one after another, and
+    /video/jpeg_index       int64 (frames, 2): each frame's offset and length in /video/jpeg
     /video/sample_index     int64 (frames,): the frame's timestamp on the audio clock (sample index)
     /video/time             float64 (frames,): the same in seconds (sample_index / sample_freq)
     /array/positions        float64 (channels, 3) microphone positions, array frame, metres
@@ -41,9 +44,11 @@ from ..errors import AcamError, SessionFormatError
 from .hdf5 import dataset, open_h5, schema_version
 
 SCHEMA_NAME = "acam-session"
-SCHEMA_VERSION = 2
-"""v2: ``/truth`` describes each frame's analysed window (its attributes say which) and holds
-``level_db``; v1 files (truth over [s_k, s_k+1) of the dry source signal) still read."""
+SCHEMA_VERSION = 3
+"""v3: the video may be stored as JPEG (``/video/jpeg``); v2: ``/truth`` describes each frame's
+analysed window (its attributes say which) and holds ``level_db``; v1 files (truth over
+[s_k, s_k+1) of the dry source signal) still read."""
+VIDEO_FORMATS = ("raw", "jpeg")
 TRUTH_WINDOW_ATTRS = ("window_samples", "window_alignment", "window", "active_threshold_db", "levels_pa")
 AUDIO_CHUNK_ROWS = 1024
 METADATA_KEYS = ("device", "scenario", "label", "subject")
@@ -73,10 +78,17 @@ class SessionWriter:
         truth_attrs: dict | None = None,
         overwrite: bool = False,
         flush_interval: float = 1.0,
+        video_format: str = "raw",
+        jpeg_quality: int = 90,
     ) -> None:
         self.path = Path(path)
         if self.path.exists() and not overwrite:
             raise AcamError(f"{self.path}: file exists (pass --overwrite / overwrite=True to replace it)")
+        if video_format not in VIDEO_FORMATS:
+            raise AcamError(f"video format: expected one of {', '.join(VIDEO_FORMATS)}, found {video_format!r}")
+        if not 1 <= jpeg_quality <= 100:
+            raise AcamError(f"JPEG quality: expected 1 to 100, found {jpeg_quality}")
+        self.video_format, self.jpeg_quality = video_format, int(jpeg_quality)
         if sample_freq <= 0 or video_fps <= 0:
             raise AcamError("sample_freq and video_fps must be positive")
         if self.path.exists():
@@ -117,12 +129,20 @@ class SessionWriter:
         for k, v in camera.to_dict().items():
             cam.attrs[k] = v
         h, w = camera.height, camera.width
+        self._frame_shape = (h, w, 3)
         v = f.create_group("video")
-        self._frames = v.create_dataset(
-            "frames", shape=(0, h, w, 3), maxshape=(None, h, w, 3), dtype="uint8",
-            chunks=(1, h, w, 3), compression="gzip", compression_opts=1,
-        )
-        self._frames.attrs["color_order"] = "RGB"
+        if self.video_format == "raw":
+            self._frames = v.create_dataset(
+                "frames", shape=(0, h, w, 3), maxshape=(None, h, w, 3), dtype="uint8",
+                chunks=(1, h, w, 3), compression="gzip", compression_opts=1,
+            )
+            self._frames.attrs["color_order"] = "RGB"
+        else:
+            # one byte stream and an index, not a variable-length dataset: SWMR cannot append those
+            self._jpeg = v.create_dataset("jpeg", shape=(0,), maxshape=(None,), dtype="uint8", chunks=(1 << 16,))
+            self._frames = v.create_dataset("jpeg_index", shape=(0, 2), maxshape=(None, 2), dtype="int64", chunks=(4096, 2))
+            self._jpeg.attrs["color_order"] = "RGB"
+            self._jpeg.attrs["quality"] = self.jpeg_quality
         self._fsi = v.create_dataset("sample_index", shape=(0,), maxshape=(None,), dtype="int64", chunks=(4096,))
         self._ft = v.create_dataset("time", shape=(0,), maxshape=(None,), dtype="float64", chunks=(4096,))
 
@@ -193,8 +213,8 @@ class SessionWriter:
         sample_index = np.atleast_1d(np.asarray(sample_index, dtype=np.int64))
         if frames.ndim == 3:
             frames = frames[None]
-        if frames.shape[1:] != self._frames.shape[1:] or frames.dtype != np.uint8:
-            raise AcamError(f"{self.path}: frames must be uint8 {self._frames.shape[1:]}, got {frames.dtype} {frames.shape[1:]}")
+        if frames.shape[1:] != self._frame_shape or frames.dtype != np.uint8:
+            raise AcamError(f"{self.path}: frames must be uint8 {self._frame_shape}, got {frames.dtype} {frames.shape[1:]}")
         if len(sample_index) != len(frames):
             raise AcamError(f"{self.path}: {len(frames)} frames but {len(sample_index)} timestamps")
         if (self._truth is None) != (truth is None):
@@ -204,8 +224,26 @@ class SessionWriter:
                 self._append(ds, np.asarray(truth[k]).reshape((len(frames),) + ds.shape[1:]))
         self._append(self._fsi, sample_index)
         self._append(self._ft, sample_index / self.sample_freq)
-        self._append(self._frames, frames)
+        if self.video_format == "raw":
+            self._append(self._frames, frames)
+        else:
+            self._append_jpeg(frames)
         self._maybe_flush()
+
+    def _append_jpeg(self, frames: np.ndarray) -> None:
+        import cv2
+
+        at = self._jpeg.shape[0]
+        index, blobs = [], []
+        for fr in frames:
+            ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(fr[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+            if not ok:
+                raise AcamError(f"{self.path}: /video/jpeg: OpenCV could not encode a frame as JPEG")
+            index.append((at, len(buf)))
+            blobs.append(buf.ravel())
+            at += len(buf)
+        self._append(self._jpeg, np.concatenate(blobs))
+        self._append(self._frames, np.array(index, np.int64))
 
     def _maybe_flush(self) -> None:
         if self._unflushed >= self.sample_freq * self.flush_interval or (
@@ -294,6 +332,7 @@ class Session:
     audio_gaps: np.ndarray
     truth: Truth | None
     opened_after_crash: bool = False
+    video_format: str = "raw"  # "jpeg": frames stored as JPEG files, decoded on reading
 
     @property
     def duration(self) -> float:
@@ -319,7 +358,23 @@ class Session:
         """Video frame i, uint8 (H, W, 3) RGB."""
         if not 0 <= i < self.n_frames:
             raise AcamError(f"{self.path}: frame {i}: the session has frames 0..{self.n_frames - 1}")
-        return self.file["video/frames"][i]
+        return self.frames(i, i + 1)[0]
+
+    def frames(self, start: int, stop: int) -> np.ndarray:
+        """Video frames [start, stop) as uint8 (n, H, W, 3) RGB, decoded when stored as JPEG."""
+        start, stop = max(0, start), min(stop, self.n_frames)
+        if self.video_format == "raw":
+            return self.file["video/frames"][start:stop]
+        import cv2
+
+        out = np.empty((max(stop - start, 0), self.camera.height, self.camera.width, 3), np.uint8)
+        for k, (at, n) in enumerate(self.file["video/jpeg_index"][start:stop]):
+            img = cv2.imdecode(self.file["video/jpeg"][at:at + n], cv2.IMREAD_COLOR)
+            if img is None or img.shape != out.shape[1:]:
+                raise SessionFormatError(self.path, "/video/jpeg", f"a {self.camera.width}x{self.camera.height} JPEG "
+                                         f"for frame {start + k}", "bytes OpenCV cannot decode to that")
+            out[k] = img[..., ::-1]
+        return out
 
     def time_data_sha256(self) -> str:
         """SHA-256 of ``/time_data`` (float32 rows in order): how acoustic and calibration files
@@ -415,9 +470,18 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
     except AcamError as exc:
         raise SessionFormatError(path, "/camera", "a valid camera model", str(exc)) from None
 
-    frames = dataset(f, path, SessionFormatError, "video/frames", 4, np.uint8)
-    if frames.shape[1:] != (camera.height, camera.width, 3):
-        raise SessionFormatError(path, "/video/frames", f"uint8 (n, {camera.height}, {camera.width}, 3) as /camera says", str(frames.shape))
+    if "video/jpeg" in f and version >= 3:
+        video_format = "jpeg"
+        frames = dataset(f, path, SessionFormatError, "video/jpeg_index", 2, np.int64, (2,))
+        stream = dataset(f, path, SessionFormatError, "video/jpeg", 1, np.uint8)
+        if frames.shape[0] and int(frames[-1].sum()) > stream.shape[0]:
+            raise SessionFormatError(path, "/video/jpeg_index", f"offsets within the {stream.shape[0]} bytes of /video/jpeg",
+                                     f"a frame ending at byte {int(frames[-1].sum())}")
+    else:
+        video_format = "raw"
+        frames = dataset(f, path, SessionFormatError, "video/frames", 4, np.uint8)
+        if frames.shape[1:] != (camera.height, camera.width, 3):
+            raise SessionFormatError(path, "/video/frames", f"uint8 (n, {camera.height}, {camera.width}, 3) as /camera says", str(frames.shape))
     fsi = dataset(f, path, SessionFormatError, "video/sample_index", 1, np.int64)[()]
     n_frames = min(len(fsi), frames.shape[0])
     clean = bool(a.get("closed_cleanly", False))
@@ -478,5 +542,6 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
         camera=camera, video_fps=fps, frame_sample_index=fsi, metadata=metadata,
         closed_cleanly=clean, stop_reason=str(a.get("stop_reason", "")), schema_version=version,
         audio_gaps=np.asarray(gaps, dtype=np.int64), truth=truth, opened_after_crash=after_crash,
+        video_format=video_format,
     )
 
