@@ -12,3 +12,4 @@ ROLES = TRAIN_ROLES + ("localize",)
 DISTILL_KINDS = ("soft", "hinton", "hint", "sequential")
 LAYERS = ("embedding", "logits")
 RECIPE_NAMES = ("quick", "paper")  # models.recipes.RECIPES, named here for the command line without torch
+EXPERIMENT_PRESET_NAMES = ("small", "paper", "tiny")  # models.experiment.EXPERIMENT_PRESETS

@@ -25,6 +25,7 @@ def _split_for(pairs, folder: Path, scenario="anechoic", **kw) -> Path:
     return write_split(folder, make_split(rows, **kw))
 
 
+@pytest.mark.slow  # the models' dataset
 def test_teacher_and_student_runs_take_their_blocks_from_the_split_file(models_dataset, tmp_path):
     from acoustic_camera.models.train import TrainConfig, prepare
 
@@ -57,6 +58,7 @@ def test_cross_scenario_parts_come_from_the_split_file(tmp_path):
     assert len(a_to_b["test"]) == 20 and all(c.scenario == "indoor" for c in a_to_b["test"])  # all of B
 
 
+@pytest.mark.slow  # the models' dataset
 def test_no_validation_blocks_best_is_the_last_epoch_with_weight_decay(models_dataset, tmp_path):
     from acoustic_camera.models.train import TrainConfig, train
 
@@ -72,6 +74,7 @@ def test_no_validation_blocks_best_is_the_last_epoch_with_weight_decay(models_da
     assert best["split_sha256"] == read_split(path).sha256 == m["split_sha256"]
 
 
+@pytest.mark.slow  # the models' dataset
 def test_a_teacher_from_another_split_file_is_refused(models_dataset, dualcamnet_teacher, tmp_path):
     from acoustic_camera.models.train import load_teacher
 
@@ -105,6 +108,7 @@ def test_the_localizers_energy_map_never_reads_mfcc_c1_as_energy(tmp_path):
         acoustic_map(dict(item, acoustic=str(tmp_path / "mfcc.acoustic.h5")), files)
 
 
+@pytest.mark.slow  # the models' dataset
 def test_soundnet5_weights_load_from_a_local_file_and_the_cli_names_a_bad_one(models_dataset, tmp_path):
     from acoustic_camera.models.networks import SoundNet5
     from acoustic_camera.models.train import TrainConfig, build
@@ -153,3 +157,38 @@ def test_tables_flag_a_visual_backbone_that_was_not_pretrained():
     rows = [{"model": model_label(ck), "train": "all", "test": "indoor", "accuracy": 0.5, "clips": 120, "pretrained": False}]
     assert "WARNING" in accuracy_table(rows) and "NOT pretrained" in accuracy_table(rows)
     assert "WARNING" not in accuracy_table([dict(rows[0], pretrained=None)])
+
+
+@pytest.mark.slow
+def test_a_student_distilled_with_lam_1_follows_a_permuted_teacher_not_the_labels(models_dataset, dualcamnet_teacher,
+                                                                                   tmp_path):
+    """Control: the teacher's soft labels are what a lam = 1 student learns from. A teacher
+    whose classes are rotated (it says k where the truth is perm[k]) makes a student that
+    predicts the rotated class on sessions neither has seen."""
+    from acoustic_camera.models.controls import permute_teacher
+    from acoustic_camera.models.data import ClipDataset, index_clips
+    from acoustic_camera.models.train import STUDENT_FRAMES, TEACHER_FRAMES, TrainConfig, checkpoint_context, \
+        clip_logits, load_checkpoint, train
+
+    ck, _ = dualcamnet_teacher
+    perm = [1, 2, 0]
+    wrong = permute_teacher(ck, tmp_path / "wrong.pt", perm)
+    with pytest.raises(AcamError, match="each once"):
+        permute_teacher(ck, tmp_path / "x.pt", [0, 0, 1])
+    train(TrainConfig(role="distill", model="hearnet", distill="soft", lam=1.0, epochs=4, batch_size=8, teacher=str(wrong)),
+          models_dataset["train"], tmp_path / "student", progress=False)
+    # last.pt: best.pt is chosen by validation accuracy against the labels, which a student that
+    # follows this teacher loses as it learns
+    model, sck = load_checkpoint(tmp_path / "student" / "last.pt")
+    _, ctx = checkpoint_context(model, sck, torch.device("cpu"))
+    clips = index_clips(models_dataset["heldout"], clip_frames=STUDENT_FRAMES, hop_frames=TEACHER_FRAMES)
+    ds = ClipDataset(clips, sck["classes"], None, audio=True, mfcc=False)
+    items = [ds[i] for i in range(len(ds))]
+    with torch.no_grad():
+        pred = clip_logits(model, items, ctx).argmax(1).numpy()
+    label = np.array([it["label"] for it in items])
+    inverse = np.argsort(perm)  # the wrong teacher says k = inverse[truth]
+    follows_teacher, follows_labels = float(np.mean(pred == inverse[label])), float(np.mean(pred == label))
+    print(f"permuted-teacher control on {len(items)} held-out clips: follows the teacher {follows_teacher:.2f}, "
+          f"the labels {follows_labels:.2f}")
+    assert len(items) == 18 and follows_teacher >= 0.5 and follows_labels <= 0.2  # measured 0.67 and 0.00

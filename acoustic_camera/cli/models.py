@@ -1,4 +1,4 @@
-"""``acam train``, ``acam evaluate`` and ``acam features``: the models on acoustic images
+"""``acam train``, ``acam evaluate``, ``acam features`` and ``acam experiment paper``: the models on acoustic images
 (``models`` extra: torch, torchvision)."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from ..catalog import SCENARIOS
 from ..errors import AcamError
-from ..models.kinds import DISTILL_KINDS, LAYERS, MODELS, RECIPE_NAMES, ROLES
+from ..models.kinds import DISTILL_KINDS, EXPERIMENT_PRESET_NAMES, LAYERS, MODELS, RECIPE_NAMES, ROLES
 from . import main
 from .common import models_extra, sessions_argument, writes_files
 
@@ -178,3 +178,48 @@ def features(sessions, checkpoint, layer, out, transfer_to, device, overwrite, q
     if transfer_to:
         r = transfer_scores(emb, export_embeddings(checkpoint, session_pairs(transfer_to), layer, device))
         click.echo(f"transfer: k-NN {r['knn']:.3f}, linear SVM {r['svm']:.3f} ({r['n_train']} -> {r['n_test']} clips)")
+
+
+@main.group()
+def experiment():
+    """Experiments that reproduce published results."""
+
+
+@experiment.command("paper")
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Report folder.")
+@click.option("--preset", default="small", show_default=True, type=click.Choice(EXPERIMENT_PRESET_NAMES),
+              help="small: few epochs, 112-px crops, for CPUs; paper: the paper's recipe (100 epochs...).")
+@click.option("--seeds", default=3, show_default=True, type=int, help="Seeds per model (mean and spread).")
+@click.option("--visual-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Local ImageNet ResNet-50 state_dict; without it the tables are flagged: random backbone.")
+@click.option("--audio-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Local pretrained SoundNet-5 layers 1-4.")
+@click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def paper(dataset, out, preset, seeds, visual_weights, audio_weights, device, quiet):
+    """The paper's Tables 1-3 on DATASET (made by `acam dataset make`): teachers, students from
+    labels and distilled from each teacher, within and across scenarios, mean and spread over
+    seeds; OUT/report.md and OUT/report.json. Rerun to resume: finished runs are kept."""
+    import sys
+
+    from tqdm import tqdm
+
+    models_extra("the experiment")
+    from ..models.experiment import run_experiment
+
+    bar = []
+
+    def progress(done, total, column, train_set, seed):
+        if not bar:
+            bar.append(tqdm(total=total, unit="run", disable=quiet, desc="experiment", file=sys.stderr))
+        bar[0].update(done - bar[0].n)
+        bar[0].set_postfix(run=f"seed {seed} {train_set} {column}")
+
+    try:
+        r = run_experiment(dataset, out, preset, seeds, visual_weights, audio_weights, device, progress)
+    finally:
+        for b in bar:
+            b.close()
+    click.echo((out / "report.md").read_text())
+    click.echo(f"wrote {out / 'report.md'} and {out / 'report.json'} ({r['sessions']} sessions, {seeds} seeds)")
