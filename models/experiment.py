@@ -30,8 +30,7 @@ from .data import FPS, ClipDataset, index_clips, session_key
 from .evaluation import ALL, evaluate
 from .features import export_embeddings, transfer_scores
 from .kinds import AUDIO_MODELS, MFCC_MODELS
-from .train import TEACHER_FRAMES, TrainConfig, checkpoint_context, clip_frames, clip_logits, device_for, load_checkpoint, \
-    train
+from .train import TEACHER_FRAMES, TrainConfig, checkpoint_context, clip_frames, device_for, load_checkpoint, predict, train
 
 TEACHER_COLUMNS = {"D": "dualcamnet", "R": "resnet50", "AV": "avnet"}
 STUDENT_TABLES = {"soundnet5": "Table 2. Test accuracy for SoundNet-5 (G: labels; D, R: distilled from DualCamNet, ResNet-50)",
@@ -168,8 +167,6 @@ def _transfer(out: Path, pairs, split, train_set: str, seeds: int, device) -> di
 def _confusions(out: Path, pairs, split, train_set: str, device) -> dict:
     """Seed 0's models trained on ``train_set``: confusion matrices on the test blocks' clips
     (rows: truth, columns: prediction, counts), drawn in ``out/confusion.png``."""
-    import torch
-
     dev = device_for(device)
     mats = {}
     for col in list(TEACHER_COLUMNS) + [f"{s}-{t}" for s in STUDENT_TABLES for t in ("G", "D", "R")]:
@@ -179,11 +176,7 @@ def _confusions(out: Path, pairs, split, train_set: str, device) -> dict:
                  if split.part.get((session_key(c.session), c.block)) == "test"]
         ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS)
         m = np.zeros((len(ck["classes"]),) * 2, dtype=int)
-        with torch.no_grad():
-            for i in range(0, len(ds), 32):
-                items = [ds[j] for j in range(i, min(len(ds), i + 32))]
-                for t, q in zip([it["label"] for it in items], clip_logits(model, items, ctx).argmax(1).tolist()):
-                    m[t, q] += 1
+        np.add.at(m, predict(model, ds, ctx), 1)
         mats[col] = {"classes": ck["classes"], "counts": m.tolist()}
     _draw_confusions(mats, out / "confusion.png", train_set)
     return mats

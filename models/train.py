@@ -179,18 +179,24 @@ def clip_logits(model, items, ctx) -> torch.Tensor:
     return out.mean(1) if out.dim() == 3 else out
 
 
-def accuracy(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32) -> float:
-    """Clip accuracy; per-frame logits are averaged over the clip's frames."""
-    if len(ds) == 0:
-        return float("nan")
+def predict(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, predicted classes) of every clip; per-frame logits are averaged over the clip's frames."""
     model.eval()
-    correct = 0
+    labels, preds = [], []
     with torch.no_grad():
         for idx in _batches(len(ds), batch_size, None):
             items = [ds[int(i)] for i in idx]
-            pred = clip_logits(model, items, ctx).argmax(1).cpu().numpy()
-            correct += int((pred == np.array([it["label"] for it in items])).sum())
-    return correct / len(ds)
+            preds.append(clip_logits(model, items, ctx).argmax(1).cpu().numpy())
+            labels.append(np.array([it["label"] for it in items]))
+    return (np.concatenate(labels), np.concatenate(preds)) if preds else (np.zeros(0, int), np.zeros(0, int))
+
+
+def accuracy(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32) -> float:
+    """Clip accuracy (:func:`predict`)."""
+    if len(ds) == 0:
+        return float("nan")
+    labels, preds = predict(model, ds, ctx, batch_size)
+    return float(np.mean(preds == labels))
 
 
 def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: str | None = None) -> dict:
@@ -442,5 +448,5 @@ def checkpoint_context(model, ck, device):
     return cfg, make_context(cfg.model, model, ck["stats"], device, cfg.image_size, cfg.video_per_second)
 
 
-__all__ = ["TrainConfig", "train", "load_checkpoint", "load_teacher", "accuracy", "clip_logits", "prepare",
+__all__ = ["TrainConfig", "train", "load_checkpoint", "load_teacher", "accuracy", "predict", "clip_logits", "prepare",
            "build", "clip_frames", "device_for", "checkpoint_context", "DISTILL_KINDS", "VISUAL_MODELS"]

@@ -33,12 +33,16 @@ RAW_BYTES_PER_S = DUALCAM_MICS * 4 * SAMPLE_FREQ  # the array's float32 audio, w
 PARTIAL_DIR = ".partial"  # where a session is made before its files move into the tree
 
 
+def _row(job: SessionJob, status: str) -> dict:
+    """A session's manifest row before it is made."""
+    return dict(asdict(job), path=job.path, subject=f"subject-{job.subject:02d}", frames=0, sha256="", status=status, error="")
+
+
 def make_session(job: SessionJob, root: str, keep: str = "all", threads: int = 1) -> dict:
     """Make one session of the dataset under ``root``; returns its manifest row (status done, or
     failed with the error: a failure is reported, never raised, so one bad session does not stop
     a run of hundreds)."""
-    row = dict(asdict(job), path=job.path, subject=f"subject-{job.subject:02d}", frames=0, sha256="", status="failed",
-               error="")
+    row = _row(job, "failed")
     t0 = time.perf_counter()
     work = Path(root) / PARTIAL_DIR / Path(job.path).stem
     try:
@@ -147,8 +151,7 @@ def make_dataset(root, jobs: list[SessionJob], *, keep: str = "all", workers: in
             and acoustic_path_for(root / p).is_file()}
     todo = [j for j in jobs if j.path not in done]
     for j in todo:
-        rows[j.path] = dict(asdict(j), path=j.path, subject=f"subject-{j.subject:02d}", frames=0, sha256="",
-                            status="pending", error="")
+        rows[j.path] = _row(j, "pending")
     order = [j.path for j in jobs] + sorted(set(rows) - set(planned))  # the plan's order; rows of no plan kept
     write_manifest(root, [rows[p] for p in order])
     if todo:  # written again once every session is done: a split of a dataset still in the making would mislead
@@ -172,7 +175,8 @@ def make_dataset(root, jobs: list[SessionJob], *, keep: str = "all", workers: in
     split = None
     if all(r["status"] == "done" for r in final):
         split = write_split(root, make_split(final))
-    audio_s = sum(planned[r["path"]].seconds for r in final if r["path"] in {j.path for j in todo} and r["status"] == "done")
+    made_now = {j.path for j in todo}
+    audio_s = sum(planned[r["path"]].seconds for r in final if r["path"] in made_now and r["status"] == "done")
     return {"root": str(root), "sessions": len(jobs), "made": made, "skipped": len(jobs) - len(todo), "failed": failed,
             "seconds": seconds, "sessions_per_hour": made / seconds * 3600 if seconds > 0 and made else 0.0,
             "audio_seconds": audio_s, "realtime_factor": audio_s / seconds if seconds > 0 else 0.0,
