@@ -53,12 +53,12 @@ system-deps:
 # once per worker that needs them
 TEST_WORKERS ?= 2
 test: $(DEV_STAMP) system-deps
-	$(PY) -m pytest -q -n $(TEST_WORKERS) tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal tests
 
 # the edit-test loop: everything but the tests marked slow (training runs, real-time recording,
 # the core-only wheel install), under 2 minutes on 2 cores
 test-fast: $(DEV_STAMP)
-	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not slow" tests
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not slow" tests
 
 bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.bench_beamform

@@ -19,6 +19,7 @@ Normalisation statistics come from the training split only (:func:`mfcc_stats`).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from fractions import Fraction
@@ -32,6 +33,7 @@ from ..errors import AcamError
 from ..io.acoustic import open_acoustic
 from ..io.dataset import Split, assign_parts, find_split, read_split
 from ..io.session import open_session
+from .cache import cached_audio
 
 STUDENT_RATE = 22050
 FPS = int(DUALCAM_FPS)
@@ -55,10 +57,12 @@ class Files:
     """Sessions and acoustic files, each opened and validated once (through the formats' own
     readers, :func:`~acoustic_camera.io.session.open_session` and
     :func:`~acoustic_camera.io.acoustic.open_acoustic`) and kept open; at most ``max_open``
-    of each at a time (least recently used closed first)."""
+    of each at a time (least recently used closed first). ``cache``: the folder where inputs
+    computed from them are kept (:mod:`.cache`), or None."""
 
-    def __init__(self, max_open: int = 64):
+    def __init__(self, max_open: int = 64, cache: Path | None = None):
         self.max_open = max_open
+        self.cache = cache  # models.cache's root: computed inputs kept on disk (None: in memory only)
         self._sessions: OrderedDict = OrderedDict()
         self._acoustic: OrderedDict = OrderedDict()
 
@@ -236,9 +240,14 @@ def hearnet_spectrogram(wave: np.ndarray) -> np.ndarray:
 
 class ClipDataset:
     """A map-style dataset (works as a torch ``Dataset``) over clips. ``stats`` from
-    :func:`mfcc_stats` on the training split normalises the MFCC images."""
+    :func:`mfcc_stats` on the training split normalises the MFCC images.
 
-    AUDIO_CACHE_BYTES = 512 * 2**20
+    A clip's audio is cut from its session's microphone resampled whole (once per session, kept
+    on disk under ``files.cache`` or else in memory, up to ``AUDIO_CACHE_BYTES``): reading one
+    channel of the 128-channel chunks and resampling it again for every clip of every epoch cost
+    more than the student's own step."""
+
+    AUDIO_CACHE_BYTES = 2 * 2**30
 
     def __init__(self, clips: list[Clip], classes: list[str], stats: dict | None = None, mic: int = 0,
                  audio: bool = True, video: bool = False, mfcc: bool = True, files: Files | None = None):
@@ -246,14 +255,28 @@ class ClipDataset:
         self.audio, self.video, self.mfcc = audio, video, mfcc
         self.files = files or Files()
         self._index = {c: i for i, c in enumerate(self.classes)}
-        # each epoch reads every clip's microphone again: reading one channel of the 128-channel
-        # chunks and resampling it cost more than the student's own step, so the resampled clips
-        # are kept (up to AUDIO_CACHE_BYTES; beyond that they are made again each time)
-        self._audio_cache: dict = {}
-        self._audio_bytes = 0
+        self._waves: OrderedDict = OrderedDict()  # session -> resampled microphone (least recently used dropped)
+        self._wave_bytes = 0
 
     def __len__(self) -> int:
         return len(self.clips)
+
+    def session_wave(self, session) -> np.ndarray:
+        """The session's microphone ``mic`` at the students' rate, whole."""
+        key = str(session)
+        if key in self._waves:
+            self._waves.move_to_end(key)
+            return self._waves[key]
+        s = self.files.session(session)
+        w = cached_audio(self.files.cache, session, self.mic, STUDENT_RATE,
+                         lambda: resample_to(s.audio(0, s.n_samples, channel=self.mic), s.sample_freq))
+        self._waves[key] = w
+        if not isinstance(w, np.memmap):
+            self._wave_bytes += w.nbytes
+            while self._wave_bytes > self.AUDIO_CACHE_BYTES and len(self._waves) > 1:
+                old = self._waves.popitem(last=False)[1]
+                self._wave_bytes -= 0 if isinstance(old, np.memmap) else old.nbytes
+        return w
 
     def __getitem__(self, i: int) -> dict:
         c = self.clips[i]
@@ -271,13 +294,18 @@ class ClipDataset:
             a = int(fsi[c.start])
             b = int(fsi[end_frame]) if end_frame < s.n_frames else s.n_samples
             if self.audio:
-                wave = self._audio_cache.get(i)
-                if wave is None:
-                    wave = resample_to(s.audio(a, b, channel=self.mic), s.sample_freq)
-                    if self._audio_bytes + wave.nbytes <= self.AUDIO_CACHE_BYTES:
-                        self._audio_cache[i] = wave
-                        self._audio_bytes += wave.nbytes
-                item["audio"] = wave.copy()
+                item["audio"] = cut(self.session_wave(c.session), a, b, s.sample_freq)
             if self.video:
                 item["video"] = s.frames(c.start, end_frame)
         return item
+
+
+def cut(wave: np.ndarray, a: int, b: int, rate: float, target: int = STUDENT_RATE) -> np.ndarray:
+    """Samples [a, b) at ``rate`` of a signal resampled whole to ``target``: as many samples as
+    :func:`resample_to` makes of them (zeros past the end), as a new float32 array."""
+    r = Fraction(target) / Fraction(rate).limit_denominator(1000)
+    i0, n = int(round(a * r)), int(math.ceil((b - a) * r))
+    out = np.zeros(n, np.float32)
+    part = wave[i0:i0 + n]
+    out[:len(part)] = part
+    return out

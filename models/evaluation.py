@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..catalog import SCENARIOS
-from .data import ClipDataset, index_clips, session_key
+from .cache import cache_root
+from .data import FPS, ClipDataset, Files, index_clips, session_key
 from .kinds import AUDIO_MODELS, MFCC_MODELS
 from .train import TEACHER_FRAMES, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
 
@@ -38,25 +39,35 @@ def trained_on(ck: dict) -> str:
     return "+".join(sorted(scen))
 
 
-def evaluate(checkpoints, pairs, device: str = "auto", labels=None) -> list[dict]:
+def independent_clips(clips) -> int:
+    """How many of the clips do not overlap: those starting a whole number of clip lengths into
+    their 10-s block (students' 5-s clips start every second, so 6 per block overlap, 2 do not)."""
+    per_block = int(round(10.0 * FPS))
+    return sum(1 for c in clips if (c.start - c.block * per_block) % c.frames == 0)
+
+
+def evaluate(checkpoints, pairs, device: str = "auto", labels=None, cache: str | None = None) -> list[dict]:
     """Rows {model, train, test, accuracy, clips, checkpoint}: each checkpoint on each scenario of
-    `pairs` and on all of them together, never on clips it trained or validated on."""
+    `pairs` and on all of them together, never on clips it trained or validated on. ``cache``:
+    as ``TrainConfig.cache``."""
     dev = device_for(device)
+    files = Files(cache=cache_root([s for s, _ in pairs], cache))
     rows = []
     for i, path in enumerate(checkpoints):
         model, ck = load_checkpoint(path, dev)
-        cfg, ctx = checkpoint_context(model, ck, dev)
+        cfg, ctx = checkpoint_context(model, ck, dev, files)
         seen = {tuple(u) for u in ck.get("units", [])}
         # students' 5-s clips start every second, as in training: more clips, a steadier figure
-        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES)
+        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
                  if (session_key(c.session), c.block) not in seen]
         label = labels[i] if labels else model_label(ck)
         scenarios = sorted({c.scenario for c in clips})
         for scen in scenarios + ([ALL] if len(scenarios) > 1 else []):
             part = [c for c in clips if scen == ALL or c.scenario == scen]
-            ds = ClipDataset(part, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS)
+            ds = ClipDataset(part, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS,
+                             files=files)
             rows.append({"model": label, "train": trained_on(ck), "test": scen, "accuracy": accuracy(model, ds, ctx),
-                         "clips": len(part), "checkpoint": str(Path(path)), "pretrained": ck.get("pretrained"),
+                         "clips": len(part), "independent": independent_clips(part), "checkpoint": str(Path(path)), "pretrained": ck.get("pretrained"),
                          "split_sha256": ck.get("split_sha256")})
     return rows
 

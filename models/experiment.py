@@ -26,7 +26,8 @@ from ..errors import AcamError
 from ..io.acoustic import session_pairs
 from ..io.atomic import atomic_output
 from ..io.dataset import SPLIT_NAME, read_manifest, read_split
-from .data import FPS, ClipDataset, index_clips, session_key
+from .cache import CACHE_DIR
+from .data import FPS, ClipDataset, Files, index_clips, session_key
 from .evaluation import ALL, evaluate
 from .features import export_embeddings, transfer_scores
 from .kinds import AUDIO_MODELS, MFCC_MODELS
@@ -35,6 +36,7 @@ from .train import TEACHER_FRAMES, TrainConfig, checkpoint_context, clip_frames,
 TEACHER_COLUMNS = {"D": "dualcamnet", "R": "resnet50", "AV": "avnet"}
 STUDENT_TABLES = {"soundnet5": "Table 2. Test accuracy for SoundNet-5 (G: labels; D, R: distilled from DualCamNet, ResNet-50)",
                   "hearnet": "Table 3. Test accuracy for HearNet (G: labels; D, R: distilled from DualCamNet, ResNet-50)"}
+MIN_CLIPS = 100  # independent test clips below which a cell is marked as too small to quote
 TEACHER_TABLE = "Table 1. Test accuracy for teacher models (D: DualCamNet, R: ResNet-50, AV: AVNet)"
 
 
@@ -103,13 +105,14 @@ def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_w
                           teacher=teacher, train_scenario=None if ts == ALL else ts, test_scenario=None if ts == ALL else ts,
                           image_size=p.image_size, visual_weights=str(visual_weights) if visual_weights else None,
                           audio_weights=str(audio_weights) if audio_weights and model == "soundnet5" else None,
-                          split=str(dataset / SPLIT_NAME), device=device)
+                          split=str(dataset / SPLIT_NAME), cache=str(dataset / CACHE_DIR), device=device)
         if not (folder / "metrics.json").exists():
             train(cfg, pairs, folder, progress=False)
         scored = folder / "scores.json"
         if not scored.exists():
             with atomic_output(scored, overwrite=True) as tmp:
-                tmp.write_text(json.dumps(evaluate([folder / "best.pt"], pairs, device), default=float))
+                tmp.write_text(json.dumps(evaluate([folder / "best.pt"], pairs, device, cache=str(dataset / CACHE_DIR)),
+                                          default=float))
         for r in json.loads(scored.read_text()):
             if ts == ALL and r["test"] != ALL:
                 continue  # the paper's all-scenarios row is tested on all of them together
@@ -119,8 +122,8 @@ def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_w
     report = summarise(results, train_sets, seeds)
     split = read_split(dataset / SPLIT_NAME)
     last = train_sets[-1]  # "all" when the dataset has several scenarios
-    report["transfer"] = _transfer(out, pairs, split, last, seeds, device)
-    report["confusion"] = _confusions(out, pairs, split, last, device)
+    report["transfer"] = _transfer(out, pairs, split, last, seeds, device, dataset / CACHE_DIR)
+    report["confusion"] = _confusions(out, pairs, split, last, device, dataset / CACHE_DIR)
     report.update(dataset=str(dataset), preset=vars(p), seeds=seeds, sessions=len(rows),
                   pretrained_visual=bool(visual_weights), transfer_train_set=last)
     with atomic_output(out / "report.json", overwrite=True) as tmp:
@@ -136,7 +139,7 @@ def _part_mask(emb: dict, split, part: str):
                      for s, st in zip(emb["session"], emb["start"])], dtype=bool)
 
 
-def _transfer(out: Path, pairs, split, train_set: str, seeds: int, device) -> dict:
+def _transfer(out: Path, pairs, split, train_set: str, seeds: int, device, cache: Path) -> dict:
     """Table 4's form: each student's 1024-d embedding, k-NN (cosine, k = 5) and a linear SVM fit
     on the training blocks' clips and scored on the test blocks' clips; mean and spread over seeds."""
     cells: dict = {}
@@ -146,7 +149,7 @@ def _transfer(out: Path, pairs, split, train_set: str, seeds: int, device) -> di
                 folder = out / "runs" / f"seed{seed}" / train_set / f"{student}-{sup}"
                 cached = folder / "transfer.json"
                 if not cached.exists():
-                    emb = export_embeddings(folder / "best.pt", pairs, "embedding", device)
+                    emb = export_embeddings(folder / "best.pt", pairs, "embedding", device, cache=str(cache))
                     tr, te = _part_mask(emb, split, "train"), _part_mask(emb, split, "test")
                     sub = lambda m: {k: v[m] for k, v in emb.items()}  # noqa: E731
                     r = transfer_scores(sub(tr), sub(te)) if tr.any() and te.any() else {"knn": float("nan"), "svm": float("nan"),
@@ -164,17 +167,19 @@ def _transfer(out: Path, pairs, split, train_set: str, seeds: int, device) -> di
     return cells
 
 
-def _confusions(out: Path, pairs, split, train_set: str, device) -> dict:
+def _confusions(out: Path, pairs, split, train_set: str, device, cache: Path) -> dict:
     """Seed 0's models trained on ``train_set``: confusion matrices on the test blocks' clips
     (rows: truth, columns: prediction, counts), drawn in ``out/confusion.png``."""
     dev = device_for(device)
+    files = Files(cache=cache)
     mats = {}
     for col in list(TEACHER_COLUMNS) + [f"{s}-{t}" for s in STUDENT_TABLES for t in ("G", "D", "R")]:
         model, ck = load_checkpoint(out / "runs" / "seed0" / train_set / col / "best.pt", dev)
-        cfg, ctx = checkpoint_context(model, ck, dev)
-        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES)
+        cfg, ctx = checkpoint_context(model, ck, dev, files)
+        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
                  if split.part.get((session_key(c.session), c.block)) == "test"]
-        ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS)
+        ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS,
+                         files=files)
         m = np.zeros((len(ck["classes"]),) * 2, dtype=int)
         np.add.at(m, predict(model, ds, ctx), 1)
         mats[col] = {"classes": ck["classes"], "counts": m.tolist()}
@@ -207,7 +212,8 @@ def summarise(results: list[dict], train_sets, seeds: int) -> dict:
         table = "teachers" if r["column"] in TEACHER_COLUMNS else r["column"].split(":")[0]
         col = r["column"].split(":")[-1]
         key = f"{r['train_set']}|{r['test']}|{col}"
-        c = cells.setdefault(table, {}).setdefault(key, {"acc": [], "clips": r["clips"], "pretrained": r.get("pretrained")})
+        c = cells.setdefault(table, {}).setdefault(key, {"acc": [], "clips": r["clips"], "independent": r.get("independent", r["clips"]),
+                                                         "pretrained": r.get("pretrained")})
         c["acc"].append(r["accuracy"])
     for table in cells.values():
         for c in table.values():
@@ -230,7 +236,8 @@ def _table(cells: dict, columns, train_sets, title: str) -> list[str]:
                 vals.append("")
             else:
                 spread = "" if np.isnan(c["std"]) else f" ± {c['std']:.3f}"
-                vals.append(f"{c['mean']:.3f}{spread} ({c['clips']})")
+                few = "†" if c["independent"] < MIN_CLIPS else ""
+                vals.append(f"{c['mean']:.3f}{spread} ({c['independent']}{few})")
         lines.append(f"| {a} | {b} | " + " | ".join(vals) + " |")
     return lines
 
@@ -239,7 +246,8 @@ def report_markdown(report: dict) -> str:
     cells, ts = report["cells"], report["train_sets"]
     n = report.get("seeds", "?")
     lines = [f"# The paper's tables on {report.get('dataset', 'the dataset')}", "",
-             f"Mean ± standard deviation over {n} seeds (test clips in brackets); A on A is A's test split, "
+             f"Mean ± standard deviation over {n} seeds; in brackets the independent (non-overlapping) test clips, "
+             f"† where they are fewer than {MIN_CLIPS}: too few for the figure to be quoted. A on A is A's test split, "
              "A on B all of B.", ""]
     if not report.get("pretrained_visual", False):
         lines += ["**WARNING: ResNet-50 (R, AV, and the students distilled from R) used a random frozen backbone, "

@@ -12,21 +12,25 @@ import numpy as np
 import torch
 
 from ..errors import AcamError
-from .data import ClipDataset, index_clips
+from .cache import cache_root
+from .data import ClipDataset, Files, index_clips
 from .inputs import run
 from .kinds import AUDIO_MODELS, LAYERS, MFCC_MODELS
 from .train import checkpoint_context, clip_frames, device_for, load_checkpoint
 
 
-def export_embeddings(checkpoint, pairs, layer: str = "embedding", device: str = "auto", batch_size: int = 32) -> dict:
-    """{'x': (N, D) float32, 'label': (N,) class names, 'scenario', 'session', 'start'} over all clips."""
+def export_embeddings(checkpoint, pairs, layer: str = "embedding", device: str = "auto", batch_size: int = 32,
+                      cache: str | None = None) -> dict:
+    """{'x': (N, D) float32, 'label': (N,) class names, 'scenario', 'session', 'start'} over all clips;
+    ``cache``: as ``TrainConfig.cache``."""
     if layer not in LAYERS:
         raise AcamError(f"--layer: expected one of {', '.join(LAYERS)}, found {layer!r}")
     dev = device_for(device)
     model, ck = load_checkpoint(checkpoint, dev)
-    cfg, ctx = checkpoint_context(model, ck, dev)
-    clips = index_clips(pairs, clip_frames=clip_frames(cfg))
-    ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS)
+    files = Files(cache=cache_root([s for s, _ in pairs], cache))
+    cfg, ctx = checkpoint_context(model, ck, dev, files)
+    clips = index_clips(pairs, clip_frames=clip_frames(cfg), files=files)
+    ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS, files=files)
     out = []
     with torch.no_grad():
         for i in range(0, len(ds), batch_size):

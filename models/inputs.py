@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import AcamError
+from .cache import SessionArrays, state_digest
 from .data import FPS, Files, hearnet_spectrogram, session_key, soundnet_scale  # noqa: F401 (session_key lived here)
 from .kinds import AUDIO_MODELS, MODELS, VISUAL_MODELS
 from .networks import preprocess
@@ -48,13 +49,23 @@ class FrameFeatures:
     ``backbone`` is a :class:`~.networks.ResNet50Teacher` (or the ``visual`` part of an AVNet);
     frames are read from the session file on a miss, preprocessed at ``image_size`` (the
     shorter side resized to ``image_size * 256 / 224``, then the central crop) and embedded in
-    eval mode without gradients. The key is (session path, frame index, image size).
+    eval mode without gradients. They are kept in memory by (session path, frame index) and,
+    when ``files.cache`` is set, on disk by the backbone's weights (:mod:`.cache`), where every
+    later run with the same backbone finds them.
     """
 
     def __init__(self, backbone, image_size: int = 224, device="cpu", batch: int = 32, files: Files | None = None):
         self.backbone, self.image_size, self.device, self.batch = backbone, int(image_size), device, batch
         self.files = files or Files()
         self.cache: dict = {}
+        self._disk: SessionArrays | None = None  # made on the first miss: the backbone's digest is final by then
+
+    def disk(self) -> SessionArrays:
+        if self._disk is None:
+            root = self.files.cache
+            folder = None if root is None else Path(root) / "frames" / f"{state_digest(self.backbone, skip=('net.fc.',))}-{self.image_size}"
+            self._disk = SessionArrays(folder)
+        return self._disk
 
     def __call__(self, sessions: list[str], frames: np.ndarray) -> torch.Tensor:
         """Features (B, K, 2048) of frames[b] (K absolute frame indices) of sessions[b]."""
@@ -62,12 +73,18 @@ class FrameFeatures:
         missing = sorted({k for k in keys if k not in self.cache})
         by_session: dict = {}
         for s, k in missing:
-            by_session.setdefault(s, []).append(k)
+            hit = self.disk().get(s, str(k))
+            if hit is not None:
+                self.cache[(s, k)] = torch.from_numpy(hit)
+            else:
+                by_session.setdefault(s, []).append(k)
         for s, idx in by_session.items():
             session = self.files.session(s)
             for i in range(0, len(idx), self.batch):
                 part = idx[i:i + self.batch]
                 self._embed(s, part, np.stack([session.frame(k) for k in part]))
+        if by_session:
+            self.disk().flush()
         out = torch.stack([self.cache[k] for k in keys]).to(self.device)
         return out.reshape(len(sessions), -1, out.shape[-1])
 
@@ -77,8 +94,10 @@ class FrameFeatures:
 
     def calibrate(self, keys: list[tuple[str, int]]) -> int:
         """Batch-norm statistics of the (random) backbone from these (session, frame) frames, in
-        batches of ``self.batch``; see ``ResNet50Teacher.calibrate_batchnorm``. Clears the cache."""
+        batches of ``self.batch``; see ``ResNet50Teacher.calibrate_batchnorm``. Clears the cache
+        (the backbone is another one now)."""
         self.cache.clear()
+        self._disk = None
 
         def batches():
             for i in range(0, len(keys), self.batch):
@@ -95,6 +114,7 @@ class FrameFeatures:
         self.backbone.train(was)
         for k, row in zip(idx, z):
             self.cache[(session, int(k))] = row
+            self.disk().put(session, str(int(k)), row.numpy())
 
 
 @dataclass
@@ -110,13 +130,16 @@ class Context:
     per_second: int = 1
 
 
-def make_context(kind: str, model, stats: dict, device, image_size: int = 224, per_second: int = 1) -> Context:
+def make_context(kind: str, model, stats: dict, device, image_size: int = 224, per_second: int = 1,
+                 files: Files | None = None) -> Context:
+    """What :func:`run` needs for ``model`` of ``kind``; ``files``: where a visual model's frames are
+    read from and its features cached (:class:`FrameFeatures`)."""
     if kind not in MODELS:
         raise AcamError(f"model: expected one of {', '.join(MODELS)}, found {kind!r}")
     frames = None
     if kind in VISUAL_MODELS:
         backbone = model.visual if kind == "avnet" else model
-        frames = FrameFeatures(backbone, image_size, device)
+        frames = FrameFeatures(backbone, image_size, device, files=files)
     return Context(kind, stats, torch.device(device), frames, per_second)
 
 

@@ -32,6 +32,7 @@ from torch import nn
 from ..beamform.features import band_energy_db
 from ..errors import AcamError
 from ..io.atomic import atomic_output
+from .cache import cache_root
 from .data import FPS, ClipDataset, Files, class_names, dataset_split, index_clips, mfcc_stats, session_key
 from .inputs import audio_input, run
 from .losses import FeatureHint, freeze, info_nce_av, localization_map, peak_pixel
@@ -201,7 +202,7 @@ def train_localizer(cfg: LocalizeConfig, pairs, out_dir, progress: bool = True) 
 def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
     from tqdm import tqdm
 
-    files = Files()
+    files = Files(cache=cache_root([s for s, _ in pairs]))
     clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
     split, split_file = dataset_split(clips, pairs, cfg.split, files=files)
     classes = class_names(clips)
@@ -213,10 +214,10 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
     teachers, aux = {}, nn.ModuleDict()
     probe = [train_set[0]]
     if cfg.audio_teacher:
-        teachers["audio"] = load_teacher(cfg.audio_teacher, classes, device, held_out=held, test_units=tested)
+        teachers["audio"] = load_teacher(cfg.audio_teacher, classes, device, held_out=held, test_units=tested, files=files)
         aux["audio"] = FeatureHint(1024, int(_teacher_targets(probe, teachers)["audio"].shape[-1]))
     if cfg.visual_teacher:
-        teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device, held_out=held, test_units=tested)
+        teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device, held_out=held, test_units=tested, files=files)
         aux["visual"] = FeatureHint(cfg.dim, int(_teacher_targets(probe, teachers)["visual"].shape[-1]))
     aux.to(device)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -289,7 +290,7 @@ def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 
     dev = device_for(device)
     model, ck = load_localizer(checkpoint, dev)
     cfg = LocalizeConfig(**ck["config"])
-    files = Files()
+    files = Files(cache=cache_root([s for s, _ in pairs]))
     if clips is None:
         clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
     ds = ClipDataset(clips, ck["classes"], None, audio=True, files=files)

@@ -366,6 +366,9 @@ def preprocess(frames, size: int = 224, resize_side: int = 256) -> torch.Tensor:
     return ((x - mean) / std).contiguous()
 
 
+RANDOM_BACKBONE_SEED = 0  # the seed of a ResNet-50 backbone without pretrained weights, and of its calibration frames
+
+
 class ResNet50Teacher(nn.Module):
     """Visual teacher: torchvision ResNet-50 with a new ``fc`` 2048 -> n_classes (the 'logits').
 
@@ -385,7 +388,14 @@ class ResNet50Teacher(nn.Module):
         super().__init__()
         from torchvision.models import resnet50
 
-        self.net = resnet50(weights=None)
+        self.net = resnet50(weights=None)  # drawn from the caller's generator, which moves on as it always did
+        if weights_path is None:
+            # a random backbone stands in for the ImageNet weights, which every run would share: it
+            # is redrawn from a fixed seed, whatever the run's, so that runs of every seed share it
+            # (and its cached features)
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(RANDOM_BACKBONE_SEED)
+                self.net.load_state_dict(resnet50(weights=None).state_dict())
         self.net.fc = nn.Linear(2048, n_classes)
         self.train_backbone = train_backbone
         if weights_path is not None:

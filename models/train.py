@@ -38,13 +38,14 @@ from torch import nn
 
 from ..errors import AcamError
 from ..io.atomic import atomic_output
+from .cache import SessionArrays, cache_root, file_digest
 from .data import FPS, ClipDataset, Files, class_names, dataset_split, hearnet_spectrogram, index_clips, mfcc_stats, \
     session_key
 from .inputs import audio_input, make_context, run, segment_means
 from .kinds import AUDIO_MODELS, DISTILL_KINDS, MFCC_MODELS, MODELS, TEACHERS, TRAIN_ROLES, VISUAL_MODELS
 from .losses import FeatureHint, TemporalAggregator, assert_frozen, freeze, hinton_distillation, \
     sequential_hint_loss, soft_label_distillation
-from .networks import AVNet, DualCamNet, HearNet, ResNet50Teacher, SoundNet5, load_soundnet_weights
+from .networks import RANDOM_BACKBONE_SEED, AVNet, DualCamNet, HearNet, ResNet50Teacher, SoundNet5, load_soundnet_weights
 
 TEACHER_FRAMES = FPS  # 1 s
 STUDENT_FRAMES = 5 * FPS  # 5 s
@@ -72,6 +73,7 @@ class TrainConfig:
     audio_weights: str | None = None  # soundnet5: local SoundNet layers 1-4 (.pt state_dict or soundnet5_final.t7)
     weight_decay: float = 0.0  # L2 on the trained weights (Adam's coupled form, as slim's regularisers add it to the loss)
     split: str | None = None  # split file; default: the split.json of the dataset the sessions belong to
+    cache: str | None = None  # models.cache's folder; default: the dataset's .cache; "none": in memory only
     device: str = "auto"
     extra: dict = field(default_factory=dict)
 
@@ -203,7 +205,7 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     """Clips, splits, classes and training-split statistics for `cfg` (``teacher_kind``: the
     distillation teacher's model, which decides whether the MFCC images are read)."""
     cfg.check()
-    files = files or Files()
+    files = files or Files(cache=cache_root([s for s, _ in pairs], cfg.cache, cfg.split))
     # 1-s teacher clips tile the data; 5-s student clips start every second inside each 10-s block
     # (overlapping crops, as the DualCam code sampled several crops per block)
     clips = index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
@@ -215,7 +217,11 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     split, split_file = dataset_split(clips, pairs, cfg.split, cfg.train_scenario, cfg.test_scenario, seed=cfg.seed,
                                       files=files)
     classes = class_names(clips)
-    stats = {"mfcc": mfcc_stats(split["train"], files)}
+    if not split["train"]:
+        raise AcamError("no training clips: the sessions hold no whole clip in the training split (too short, or too few)")
+    # MFCC statistics only for a network that takes the images: a student's 5-s clips overlap, and
+    # reading their MFCC cost a student run more than its epochs did (6 GB for the small preset)
+    stats = {"mfcc": mfcc_stats(split["train"], files) if cfg.model in MFCC_MODELS else None}
     # MFCC images are read only where a network takes them (a student distilled from ResNet-50 needs none)
     needs_mfcc = cfg.model in MFCC_MODELS or teacher_kind in MFCC_MODELS
     sets = {k: ClipDataset(v, classes, None, audio=cfg.model in AUDIO_MODELS, mfcc=needs_mfcc, files=files)
@@ -228,17 +234,20 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
             "held_out": key("validation") | key("test"), "test_units": key("test"),
             "scenarios": sorted({c.scenario for c in split["train"]}),
             "test_scenarios": sorted({c.scenario for c in split["test"]}),
-            "split_sha256": split_file.sha256 if split_file else None, "split_path": str(split_file.path) if split_file else None}
+            "split_sha256": split_file.sha256 if split_file else None, "split_path": str(split_file.path) if split_file else None,
+            "files": files}
 
 
-def _calibrate(ctx, train_set: ClipDataset, seed: int, n_frames: int = 256) -> None:
-    """No pretrained ResNet-50 weights: calibrate the random backbone's batch norm on training frames."""
+def _calibrate(ctx, train_set: ClipDataset, n_frames: int = 256) -> None:
+    """No pretrained ResNet-50 weights: calibrate the random backbone's batch norm on training
+    frames, the same ones whatever the run's seed (the backbone is the same too: see
+    ``ResNet50Teacher``), so that runs on one training set share its cached features."""
     import warnings
 
     warnings.warn("no pretrained ResNet-50 weights (visual_weights): the frozen backbone is random; its batch-norm "
                   "statistics are calibrated on training frames", stacklevel=3)
     frames = sorted({(c.session, c.start + k) for c in train_set.clips for k in range(c.frames)})
-    pick = np.random.default_rng(seed).permutation(len(frames))[:n_frames]
+    pick = np.random.default_rng(RANDOM_BACKBONE_SEED).permutation(len(frames))[:n_frames]
     ctx.frames.calibrate([frames[i] for i in pick])  # shuffled: each batch mixes sessions
 
 
@@ -252,7 +261,8 @@ def _hint_modules(cfg: TrainConfig, teacher_dim: int, segment_dim: int) -> nn.Mo
     return nn.ModuleDict()
 
 
-def load_teacher(path, classes, device, held_out=None, test_units=None, test_scenarios=None, split_sha256=None):
+def load_teacher(path, classes, device, held_out=None, test_units=None, test_scenarios=None, split_sha256=None,
+                 files: Files | None = None):
     """A frozen teacher checkpoint and the context to run it (its own statistics).
 
     ``held_out``: the (session, block) units the student validates and tests on, ``test_units``
@@ -289,8 +299,35 @@ def load_teacher(path, classes, device, held_out=None, test_units=None, test_sce
             raise AcamError(f"{path}: scenarios: expected a teacher that never trained on this cross-scenario run's test "
                             f"scenario {', '.join(test_scenarios)}, found it trained on {', '.join(trained_on)}")
     freeze(teacher)
-    ctx = make_context(tcfg.model, teacher, ck["stats"], device, tcfg.image_size, tcfg.video_per_second)
+    ctx = make_context(tcfg.model, teacher, ck["stats"], device, tcfg.image_size, tcfg.video_per_second, files)
     return teacher, ctx
+
+
+class TeacherOutputs:
+    """A frozen teacher's outputs on clips, each computed once: kept in memory and, with a cache
+    folder, on disk by the checkpoint file's digest (:mod:`.cache`), where the other students
+    distilled from the same teacher, and later epochs, find them. ``embed``: the features before
+    the head instead of the logits."""
+
+    def __init__(self, teacher, tctx, checkpoint, root=None):
+        self.teacher, self.tctx = teacher, tctx
+        digest = file_digest(checkpoint) if root is not None else ""
+        self.stores = {e: SessionArrays(None if root is None else Path(root) / "teacher" / f"{digest}-{'embedding' if e else 'logits'}")
+                       for e in (False, True)}
+
+    def __call__(self, items: list[dict], embed: bool = False) -> torch.Tensor:
+        store = self.stores[bool(embed)]
+        keys = [f"{it['start']}_{it['frames']}" for it in items]
+        got = [store.get(it["session"], k) for it, k in zip(items, keys)]
+        todo = [i for i, g in enumerate(got) if g is None]
+        if todo:
+            with torch.no_grad():
+                out = run(self.teacher, [items[i] for i in todo], self.tctx, embed=embed).float().cpu().numpy()
+            for i, o in zip(todo, out):
+                got[i] = o
+                store.put(items[i]["session"], keys[i], o)
+            store.flush()
+        return torch.from_numpy(np.stack(got)).to(self.tctx.device)
 
 
 def _teacher_dim(teacher, tctx, items) -> int:
@@ -298,9 +335,8 @@ def _teacher_dim(teacher, tctx, items) -> int:
         return int(run(teacher, items[:1], tctx, embed=True).shape[-1])
 
 
-def _distill_loss(cfg, model, items, y, ctx, teacher, tctx, aux) -> torch.Tensor:
-    with torch.no_grad():
-        t = run(teacher, items, tctx, embed=cfg.distill in ("hint", "sequential"))  # (B, F, ·)
+def _distill_loss(cfg, model, items, y, ctx, touts, aux) -> torch.Tensor:
+    t = touts(items, embed=cfg.distill in ("hint", "sequential"))  # (B, F, ·)
     if cfg.distill in ("soft", "hinton"):
         out = run(model, items, ctx)
         fn = soft_label_distillation if cfg.distill == "soft" else hinton_distillation
@@ -333,15 +369,17 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
     data = prepare(cfg, pairs, teacher_kind=(teacher_cfg or {}).get("model"))
     classes, sets = data["classes"], data["sets"]
     model = build(cfg.model, len(classes), cfg.visual_weights, cfg.audio_weights if not resume else None).to(device)
-    ctx = make_context(cfg.model, model, data["stats"], device, cfg.image_size, cfg.video_per_second)
+    files = data["files"]
+    ctx = make_context(cfg.model, model, data["stats"], device, cfg.image_size, cfg.video_per_second, files)
     if ctx.frames is not None and not cfg.visual_weights and not resume:
-        _calibrate(ctx, sets["train"], cfg.seed)
+        _calibrate(ctx, sets["train"])
     teacher = tctx = None
     aux = nn.ModuleDict()
     if cfg.role == "distill":
         cross = [s for s in data["test_scenarios"] if s != cfg.train_scenario] if cfg.train_scenario else None
         teacher, tctx = load_teacher(cfg.teacher, classes, device, held_out=data["held_out"], test_units=data["test_units"],
-                                     test_scenarios=cross, split_sha256=data["split_sha256"])
+                                     test_scenarios=cross, split_sha256=data["split_sha256"], files=files)
+        touts = TeacherOutputs(teacher, tctx, cfg.teacher, files.cache)
         if cfg.distill in ("hint", "sequential"):
             aux = _hint_modules(cfg, _teacher_dim(teacher, tctx, [sets["train"][0]]), model.SEGMENT_DIM).to(device)
     out_dir.mkdir(parents=True, exist_ok=True)  # only once the data and the teacher are known good
@@ -367,7 +405,7 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
             items = [sets["train"][int(i)] for i in idx]
             y = torch.tensor([it["label"] for it in items], device=device)
             if cfg.role == "distill":
-                loss = _distill_loss(cfg, model, items, y, ctx, teacher, tctx, aux)
+                loss = _distill_loss(cfg, model, items, y, ctx, touts, aux)
             else:
                 out = run(model, items, ctx)
                 if out.dim() == 3:  # per-frame outputs: the clip label tiled over the frames
@@ -395,7 +433,7 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
             save_atomic(state, out_dir / "best.pt")
         save_atomic(state, last)
     best_model, _ = load_checkpoint(out_dir / "best.pt", device)
-    bctx = make_context(cfg.model, best_model, data["stats"], device, cfg.image_size, cfg.video_per_second)
+    bctx = make_context(cfg.model, best_model, data["stats"], device, cfg.image_size, cfg.video_per_second, files)
     if ctx.frames is not None:
         bctx.frames.cache = ctx.frames.cache  # same frozen backbone: reuse its features
     metrics = {"config": asdict(cfg), "classes": classes, "history": history, "best_val_accuracy": best,
@@ -443,9 +481,9 @@ def load_checkpoint(path, device="cpu"):
     return model, ck
 
 
-def checkpoint_context(model, ck, device):
+def checkpoint_context(model, ck, device, files: Files | None = None):
     cfg = TrainConfig(**ck["config"])
-    return cfg, make_context(cfg.model, model, ck["stats"], device, cfg.image_size, cfg.video_per_second)
+    return cfg, make_context(cfg.model, model, ck["stats"], device, cfg.image_size, cfg.video_per_second, files)
 
 
 __all__ = ["TrainConfig", "train", "load_checkpoint", "load_teacher", "accuracy", "predict", "clip_logits", "prepare",

@@ -27,6 +27,10 @@ def test_cells_hold_the_mean_and_spread_over_seeds_and_tables_keep_the_papers_la
     assert "NOT ImageNet weights" in md
     one = summarise(results[:1], ["anechoic"], 1)["cells"]["teachers"]["anechoic|anechoic|D"]
     assert math.isnan(one["std"]) and "0.500 (120)" in report_markdown(dict(summarise(results[:1], ["anechoic"], 1)))
+    # fewer than 100 independent clips: marked, and the mark explained
+    few = [dict(results[0], independent=40)]
+    md = report_markdown(dict(summarise(few, ["anechoic"], 1)))
+    assert "0.500 (40†)" in md and "fewer than 100" in md
 
 
 @pytest.mark.slow
@@ -59,6 +63,8 @@ def test_the_experiment_trains_every_column_scores_it_and_resumes(models_dataset
         for c in table.values():
             assert 0 <= c["mean"] <= 1 and c["clips"] > 0 and c["seeds"] == 1
     assert cells["teachers"]["anechoic|anechoic|D"]["clips"] == 10  # the one test block's 1-s clips
+    assert cells["teachers"]["anechoic|anechoic|D"]["independent"] == 10
+    assert cells["hearnet"]["anechoic|anechoic|G"]["independent"] == 2  # of its six 5-s clips, two do not overlap
     md = (tmp_path / "report" / "report.md").read_text()
     assert "Table 1" in md and "WARNING" in md and "Table 4 (form)" in md
     assert set(rep["transfer"]) == {f"{s}:{c}" for s in ("soundnet5", "hearnet") for c in ("G", "D", "R")}
@@ -72,6 +78,14 @@ def test_the_experiment_trains_every_column_scores_it_and_resumes(models_dataset
     assert png is not None and png.shape[0] > 500 and png.std() > 10
     ck = torch.load(tmp_path / "report" / "runs" / "seed0" / "anechoic" / "hearnet-D" / "best.pt", weights_only=False)
     assert ck["config"]["teacher"].endswith("seed0/anechoic/D/best.pt") and ck["split_sha256"]
+    # computed once for the dataset, in its .cache: the microphone of each session, the features of
+    # the one random backbone (R's and AV's: same fixed seed, same calibration frames), the outputs
+    # of the two teachers the students distil
+    cache = root / ".cache"
+    assert len(list((cache / "audio").glob("*.npy"))) == 3
+    assert len(list((cache / "frames").iterdir())) == 1
+    assert sorted(p.name.split("-")[1] for p in (cache / "teacher").iterdir()) == ["logits", "logits"]
+    assert all(list(p.glob("*.npz")) for p in (cache / "teacher").iterdir())
     stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "report" / "runs").rglob("best.pt")}
     assert len(stamps) == 9
     run_experiment(root, tmp_path / "report", "tiny", seeds=1, device="cpu")  # resumes: nothing retrained

@@ -48,6 +48,9 @@ from .common import models_extra, sessions_argument, writes_files
               help="soundnet5: local pretrained SoundNet layers 1-4 (.pt state_dict, or soundnet5_final.t7 with torchfile).")
 @click.option("--split", "split", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Split file (default: the split.json of the dataset the sessions are in; none: split here, seed 42).")
+@click.option("--cache", default=None,
+              help="Folder where computed inputs (resampled microphone, ResNet-50 features, teacher outputs) are kept "
+                   "(default: the dataset's .cache; none: in memory only).")
 @click.option("--audio-teacher", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="localize: DualCamNet checkpoint for the audio hint.")
 @click.option("--visual-teacher", default=None, type=click.Path(dir_okay=False, path_type=Path),
@@ -59,7 +62,7 @@ from .common import models_extra, sessions_argument, writes_files
 @writes_files
 def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, weight_decay, seed, distill_kind, lam,
           temperature, hint_weight, alpha, train_scenario, test_scenario, image_size, video_per_second, visual_weights,
-          audio_weights, split, audio_teacher, visual_teacher, map_hint, resume, device, overwrite, quiet):
+          audio_weights, split, cache, audio_teacher, visual_teacher, map_hint, resume, device, overwrite, quiet):
     """Train a teacher or a student, distil a teacher into a student, or train an audio-visual
     localiser on SESSIONS (files or folders; each with its acoustic file beside it).
 
@@ -94,7 +97,7 @@ def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, w
 
     cfg = TrainConfig(role=role, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, distill=distill_kind,
                       lam=hp["lam"], temperature=hp["temperature"], weight_decay=hp["weight_decay"],
-                      split=str(split) if split else None, audio_weights=str(audio_weights) if audio_weights else None,
+                      split=str(split) if split else None, cache=cache, audio_weights=str(audio_weights) if audio_weights else None,
                       hint_weight=hint_weight, alpha=alpha,
                       teacher=str(teacher) if teacher else None, train_scenario=train_scenario,
                       test_scenario=test_scenario, image_size=image_size, video_per_second=video_per_second,

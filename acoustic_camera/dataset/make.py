@@ -181,6 +181,6 @@ def make_dataset(root, jobs: list[SessionJob], *, keep: str = "all", workers: in
             "seconds": seconds, "sessions_per_hour": made / seconds * 3600 if seconds > 0 and made else 0.0,
             "audio_seconds": audio_s, "realtime_factor": audio_s / seconds if seconds > 0 else 0.0,
             "raw_mb_per_s": audio_s * RAW_BYTES_PER_S / 2**20 / seconds if seconds > 0 else 0.0,
-            "disk_bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
+            "disk_bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and ".cache" not in p.relative_to(root).parts),
             "split": str(split) if split else None, "keep": keep,
             "errors": [f"{r['path']}: {r['error']}" for r in final if r["status"] == "failed"]}

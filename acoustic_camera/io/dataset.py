@@ -13,9 +13,13 @@ by every run that trains or evaluates on the dataset (one owner: reader and writ
     status    pending | done | failed (a failed one is retried by the next run); error: why
 
 ``split.json``: the one split every later run uses. Each session's 10-second blocks (the last
-one may be short) are shuffled with a fixed seed and cut 80/10/10 into train / validation /
-test, within each scenario on its own, so that each scenario has its own held-out test blocks.
-Runs name the split by the file's SHA-256.
+one may be short) are cut 80/10/10 into train / validation / test within each scenario on its
+own, so that each scenario has its own held-out test blocks, and within each scenario stratified
+by action: the blocks of each action are shuffled (a fixed seed, salted with the scenario's name)
+and dealt to the parts in turn, so that every action has its share of test blocks in every
+scenario (version 2; version 1 shuffled the scenario's blocks as one list with the same seed in
+every scenario, which put the same actions' blocks in every scenario's test part and left half
+of the actions with none). Runs name the split by the file's SHA-256.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import csv
 import hashlib
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,7 +44,7 @@ MANIFEST_FIELDS = ("path", "label", "scenario", "subject", "seed", "seconds", "f
 STATUSES = ("pending", "done", "failed")
 PARTS = ("train", "validation", "test")
 SPLIT_SCHEMA = "acam-split"
-SPLIT_VERSION = 1
+SPLIT_VERSION = 2
 SPLIT_SEED = 42  # the DualCam lists' seed
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 BLOCK_SECONDS = 10.0
@@ -81,15 +86,36 @@ def write_manifest(root, rows) -> Path:
     return path
 
 
-def assign_parts(units, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS) -> dict:
-    """Each unit's part: the units sorted, shuffled by ``seed``, and cut by ``fractions``
-    (train, validation, test), as the DualCam lists were made. The one shuffle every split uses."""
+def assign_parts(units, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS, strata: dict | None = None,
+                 salt: str = "") -> dict:
+    """Each unit's part (train, validation, test) by ``fractions``. The one shuffle every split uses.
+
+    Without ``strata``: the units sorted, shuffled by ``seed`` and cut, as the DualCam lists were
+    made. With ``strata`` (unit -> class): the units shuffled, grouped by class (classes in a
+    shuffled order, the shuffle kept within each), and dealt in that order to the part furthest below its share so far, so that
+    each class gets its share of every part (to within one unit) and the whole its exact counts.
+    ``salt`` (e.g. the scenario) varies the shuffle between groups split with the same seed."""
     units = sorted(set(units))
-    order = np.random.default_rng(seed).permutation(len(units))
-    n_train = int(round(fractions[0] * len(units)))
-    n_val = int(round(fractions[1] * len(units)))
-    return {units[i]: PARTS[0] if rank < n_train else PARTS[1] if rank < n_train + n_val else PARTS[2]
-            for rank, i in enumerate(order)}
+    rng = np.random.default_rng([seed, zlib.crc32(salt.encode())] if salt else seed)
+    order = rng.permutation(len(units))
+    if strata is None:
+        n_train = int(round(fractions[0] * len(units)))
+        n_val = int(round(fractions[1] * len(units)))
+        return {units[i]: PARTS[0] if rank < n_train else PARTS[1] if rank < n_train + n_val else PARTS[2]
+                for rank, i in enumerate(order)}
+    # classes in a shuffled order too: dealt in name order, the classes that fall on the rarer
+    # parts' turns would be the same in every group split alike
+    classes = sorted({str(strata[u]) for u in units})
+    rank = {c: r for r, c in enumerate(rng.permutation(len(classes)))}
+    rank = {c: rank[i] for i, c in enumerate(classes)}
+    order = sorted(order, key=lambda i: rank[str(strata[units[i]])])  # stable: shuffled within each class
+    counts = [0, 0, 0]
+    out = {}
+    for k, i in enumerate(order):
+        j = max(range(3), key=lambda p: (fractions[p] * (k + 1) - counts[p], -p))
+        counts[j] += 1
+        out[units[i]] = PARTS[j]
+    return out
 
 
 def blocks_of(frames: int, block_seconds: float = BLOCK_SECONDS, fps: float = DUALCAM_FPS) -> int:
@@ -122,15 +148,16 @@ def make_split(rows, seed: int = SPLIT_SEED, fractions=SPLIT_FRACTIONS, block_se
     if dup:
         raise AcamError(f"manifest: path: expected session file names unique in the dataset (runs name sessions by "
                         f"them), found {', '.join(dup[:3])} more than once")
-    units = {}
+    units, label = {}, {}
     for r in rows:
         for b in range(blocks_of(r["frames"], block_seconds)):
             units[(Path(r["path"]).name, b)] = (r["path"], r["scenario"])
+            label[(Path(r["path"]).name, b)] = r.get("label", "")
     part = {}
     for scen in sorted({s for _, s in units.values()}):
-        part.update(assign_parts([u for u, (_, s) in units.items() if s == scen], seed, fractions))
+        part.update(assign_parts([u for u, (_, s) in units.items() if s == scen], seed, fractions, strata=label, salt=scen))
     return {"acam_schema": SPLIT_SCHEMA, "acam_schema_version": SPLIT_VERSION, "seed": seed,
-            "fractions": list(fractions), "block_seconds": block_seconds,
+            "fractions": list(fractions), "block_seconds": block_seconds, "stratified_by": "label",
             "units": [{"session": units[u][0], "block": u[1], "scenario": units[u][1], "part": part[u]}
                       for u in sorted(units, key=lambda u: (units[u][0], u[1]))]}
 
