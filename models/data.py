@@ -60,11 +60,15 @@ class Files:
     of each at a time (least recently used closed first). ``cache``: the folder where inputs
     computed from them are kept (:mod:`.cache`), or None."""
 
+    WAVE_BYTES = 2 * 2**30  # resampled microphones kept in memory when there is no cache folder
+
     def __init__(self, max_open: int = 64, cache: Path | None = None):
         self.max_open = max_open
         self.cache = cache  # models.cache's root: computed inputs kept on disk (None: in memory only)
         self._sessions: OrderedDict = OrderedDict()
         self._acoustic: OrderedDict = OrderedDict()
+        self._waves: OrderedDict = OrderedDict()  # (session, mic) -> resampled microphone (least recently used dropped)
+        self._wave_bytes = 0
 
     def _get(self, cache, key, opener):
         if key in cache:
@@ -87,6 +91,24 @@ class Files:
                                 f"found only {', '.join(a.features)}")
             return a
         return self._get(self._acoustic, str(path), opener)
+
+    def wave(self, session, mic: int) -> np.ndarray:
+        """The session's microphone ``mic`` resampled whole to the students' rate: once per run
+        (every dataset of the run shares it), and once per dataset with a cache folder."""
+        key = (str(session), mic)
+        if key in self._waves:
+            self._waves.move_to_end(key)
+            return self._waves[key]
+        s = self.session(session)
+        w = cached_audio(self.cache, session, mic, STUDENT_RATE,
+                         lambda: resample_to(s.audio(0, s.n_samples, channel=mic), s.sample_freq))
+        self._waves[key] = w
+        if not isinstance(w, np.memmap):
+            self._wave_bytes += w.nbytes
+            while self._wave_bytes > self.WAVE_BYTES and len(self._waves) > 1:
+                old = self._waves.popitem(last=False)[1]
+                self._wave_bytes -= 0 if isinstance(old, np.memmap) else old.nbytes
+        return w
 
     def close(self) -> None:
         for cache in (self._sessions, self._acoustic):
@@ -242,12 +264,9 @@ class ClipDataset:
     """A map-style dataset (works as a torch ``Dataset``) over clips. ``stats`` from
     :func:`mfcc_stats` on the training split normalises the MFCC images.
 
-    A clip's audio is cut from its session's microphone resampled whole (once per session, kept
-    on disk under ``files.cache`` or else in memory, up to ``AUDIO_CACHE_BYTES``): reading one
-    channel of the 128-channel chunks and resampling it again for every clip of every epoch cost
-    more than the student's own step."""
-
-    AUDIO_CACHE_BYTES = 2 * 2**30
+    A clip's audio is cut from its session's microphone resampled whole (:meth:`Files.wave`):
+    reading one channel of the 128-channel chunks and resampling it again for every clip of every
+    epoch cost more than the student's own step."""
 
     def __init__(self, clips: list[Clip], classes: list[str], stats: dict | None = None, mic: int = 0,
                  audio: bool = True, video: bool = False, mfcc: bool = True, files: Files | None = None):
@@ -255,28 +274,9 @@ class ClipDataset:
         self.audio, self.video, self.mfcc = audio, video, mfcc
         self.files = files or Files()
         self._index = {c: i for i, c in enumerate(self.classes)}
-        self._waves: OrderedDict = OrderedDict()  # session -> resampled microphone (least recently used dropped)
-        self._wave_bytes = 0
 
     def __len__(self) -> int:
         return len(self.clips)
-
-    def session_wave(self, session) -> np.ndarray:
-        """The session's microphone ``mic`` at the students' rate, whole."""
-        key = str(session)
-        if key in self._waves:
-            self._waves.move_to_end(key)
-            return self._waves[key]
-        s = self.files.session(session)
-        w = cached_audio(self.files.cache, session, self.mic, STUDENT_RATE,
-                         lambda: resample_to(s.audio(0, s.n_samples, channel=self.mic), s.sample_freq))
-        self._waves[key] = w
-        if not isinstance(w, np.memmap):
-            self._wave_bytes += w.nbytes
-            while self._wave_bytes > self.AUDIO_CACHE_BYTES and len(self._waves) > 1:
-                old = self._waves.popitem(last=False)[1]
-                self._wave_bytes -= 0 if isinstance(old, np.memmap) else old.nbytes
-        return w
 
     def __getitem__(self, i: int) -> dict:
         c = self.clips[i]
@@ -294,7 +294,7 @@ class ClipDataset:
             a = int(fsi[c.start])
             b = int(fsi[end_frame]) if end_frame < s.n_frames else s.n_samples
             if self.audio:
-                item["audio"] = cut(self.session_wave(c.session), a, b, s.sample_freq)
+                item["audio"] = cut(self.files.wave(c.session, self.mic), a, b, s.sample_freq)
             if self.video:
                 item["video"] = s.frames(c.start, end_frame)
         return item

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..catalog import SCENARIOS
+from ..io.dataset import BLOCK_SECONDS
 from .cache import cache_root
 from .data import FPS, ClipDataset, Files, index_clips, session_key
 from .kinds import AUDIO_MODELS, MFCC_MODELS
@@ -42,7 +43,7 @@ def trained_on(ck: dict) -> str:
 def independent_clips(clips) -> int:
     """How many of the clips do not overlap: those starting a whole number of clip lengths into
     their 10-s block (students' 5-s clips start every second, so 6 per block overlap, 2 do not)."""
-    per_block = int(round(10.0 * FPS))
+    per_block = int(round(BLOCK_SECONDS * FPS))
     return sum(1 for c in clips if (c.start - c.block * per_block) % c.frames == 0)
 
 
@@ -67,8 +68,8 @@ def evaluate(checkpoints, pairs, device: str = "auto", labels=None, cache: str |
             ds = ClipDataset(part, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS,
                              files=files)
             rows.append({"model": label, "train": trained_on(ck), "test": scen, "accuracy": accuracy(model, ds, ctx),
-                         "clips": len(part), "independent": independent_clips(part), "checkpoint": str(Path(path)), "pretrained": ck.get("pretrained"),
-                         "split_sha256": ck.get("split_sha256")})
+                         "clips": len(part), "independent": independent_clips(part), "checkpoint": str(Path(path)),
+                         "pretrained": ck.get("pretrained"), "split_sha256": ck.get("split_sha256")})
     return rows
 
 

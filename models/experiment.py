@@ -92,6 +92,7 @@ def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_w
     scenarios = [s for s in SCENARIOS if any(r["scenario"] == s for r in rows)]
     train_sets = list(train_sets) if train_sets else scenarios + ([ALL] if len(scenarios) > 1 else [])
     runs = list(_runs(train_sets, range(seeds)))
+    cache = dataset / CACHE_DIR
     results = []
     for i, (seed, ts, col, role, model, tcol) in enumerate(runs):
         folder = out / "runs" / f"seed{seed}" / ts / col.replace(":", "-")
@@ -105,14 +106,13 @@ def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_w
                           teacher=teacher, train_scenario=None if ts == ALL else ts, test_scenario=None if ts == ALL else ts,
                           image_size=p.image_size, visual_weights=str(visual_weights) if visual_weights else None,
                           audio_weights=str(audio_weights) if audio_weights and model == "soundnet5" else None,
-                          split=str(dataset / SPLIT_NAME), cache=str(dataset / CACHE_DIR), device=device)
+                          split=str(dataset / SPLIT_NAME), cache=str(cache), device=device)
         if not (folder / "metrics.json").exists():
             train(cfg, pairs, folder, progress=False)
         scored = folder / "scores.json"
         if not scored.exists():
             with atomic_output(scored, overwrite=True) as tmp:
-                tmp.write_text(json.dumps(evaluate([folder / "best.pt"], pairs, device, cache=str(dataset / CACHE_DIR)),
-                                          default=float))
+                tmp.write_text(json.dumps(evaluate([folder / "best.pt"], pairs, device, cache=str(cache)), default=float))
         for r in json.loads(scored.read_text()):
             if ts == ALL and r["test"] != ALL:
                 continue  # the paper's all-scenarios row is tested on all of them together
@@ -122,8 +122,8 @@ def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_w
     report = summarise(results, train_sets, seeds)
     split = read_split(dataset / SPLIT_NAME)
     last = train_sets[-1]  # "all" when the dataset has several scenarios
-    report["transfer"] = _transfer(out, pairs, split, last, seeds, device, dataset / CACHE_DIR)
-    report["confusion"] = _confusions(out, pairs, split, last, device, dataset / CACHE_DIR)
+    report["transfer"] = _transfer(out, pairs, split, last, seeds, device, cache)
+    report["confusion"] = _confusions(out, pairs, split, last, device, cache)
     report.update(dataset=str(dataset), preset=vars(p), seeds=seeds, sessions=len(rows),
                   pretrained_visual=bool(visual_weights), transfer_train_set=last)
     with atomic_output(out / "report.json", overwrite=True) as tmp:
