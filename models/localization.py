@@ -34,6 +34,7 @@ from ..errors import AcamError
 from ..io.atomic import atomic_output
 from .cache import cache_root
 from .data import FPS, ClipDataset, Files, class_names, dataset_split, index_clips, mfcc_stats, session_key
+from .evaluation import independent_clips
 from .inputs import audio_input, run
 from .losses import FeatureHint, freeze, info_nce_av, localization_map, peak_pixel
 from .networks import IMAGENET_MEAN, IMAGENET_STD, HearNet
@@ -59,6 +60,10 @@ class LocalizeConfig:
     audio_hint: float = 1.0
     visual_hint: float = 1.0
     map_hint: float = 0.0  # weight of the acoustic-image map hint (the acoustic camera as spatial teacher)
+    # weight of a cross-entropy on the clip's class, read by one linear layer from the audio
+    # embedding and from the visual feature where the acoustic camera's map peaks: the label says
+    # what sounds, the array where, so the audio and the figure that makes it meet in one space
+    label_hint: float = 0.0
     split: str | None = None  # split file; default: the split.json of the dataset the sessions belong to
     device: str = "auto"
 
@@ -106,7 +111,8 @@ def frame_tensor(frames: np.ndarray, size: tuple[int, int], device) -> torch.Ten
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to(device)
 
 
-def _middle_frames(items, files: Files) -> np.ndarray:
+def middle_frames(items, files: Files) -> np.ndarray:
+    """(B, H, W, 3) RGB: each clip's middle video frame, the one the localiser looks at."""
     return np.stack([files.session(it["session"]).frame(it["start"] + MIDDLE) for it in items])
 
 
@@ -219,6 +225,8 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
     if cfg.visual_teacher:
         teachers["visual"] = load_teacher(cfg.visual_teacher, classes, device, held_out=held, test_units=tested, files=files)
         aux["visual"] = FeatureHint(cfg.dim, int(_teacher_targets(probe, teachers)["visual"].shape[-1]))
+    if cfg.label_hint:
+        aux["labels"] = nn.Linear(cfg.dim, len(classes))
     aux.to(device)
     out_dir.mkdir(parents=True, exist_ok=True)
     opt = torch.optim.Adam(list(model.parameters()) + list(aux.parameters()), lr=cfg.lr)
@@ -227,14 +235,14 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
     history, cache = [], {}
     for epoch in range(cfg.epochs):
         model.train()
-        parts = {"nce": [], "audio_hint": [], "visual_hint": [], "map_hint": []}
+        parts = {"nce": [], "audio_hint": [], "visual_hint": [], "map_hint": [], "label_hint": []}
         for idx in tqdm(list(_batches(len(train_set), cfg.batch_size, rng)), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                         disable=not progress, leave=False):
             if len(idx) < 2:
                 continue  # InfoNCE needs negatives
             items = [train_set[int(i)] for i in idx]
             a, h = model.audio(audio_input("hearnet", items, stats, device))
-            v = model.visual(frame_tensor(_middle_frames(items, files), size, device))
+            v = model.visual(frame_tensor(middle_frames(items, files), size, device))
             loss = nce = info_nce_av(a, v, cfg.temperature, cfg.pooling)
             parts["nce"].append(float(nce.detach()))
             targets = _teacher_targets(items, teachers, cache)
@@ -246,10 +254,20 @@ def _train_localizer(cfg, pairs, out_dir, progress, device) -> dict:
                 lv = aux["visual"](v.mean((2, 3)), targets["visual"])
                 loss = loss + cfg.visual_hint * lv
                 parts["visual_hint"].append(float(lv.detach()))
+            target = None
+            if cfg.map_hint or cfg.label_hint:
+                target = map_target([acoustic_map(it, files) for it in items], v.shape[2:])
             if cfg.map_hint:
-                lm = map_hint_loss(a, v, map_target([acoustic_map(it, files) for it in items], v.shape[2:]), cfg.temperature)
+                lm = map_hint_loss(a, v, target, cfg.temperature)
                 loss = loss + cfg.map_hint * lm
                 parts["map_hint"].append(float(lm.detach()))
+            if cfg.label_hint:
+                y = torch.tensor([it["label"] for it in items], device=device)
+                where = target.argmax(1).to(device)
+                seen = v.flatten(2)[torch.arange(len(items), device=device), :, where]  # (B, dim) at the array's peak
+                ll = nn.functional.cross_entropy(aux["labels"](a), y) + nn.functional.cross_entropy(aux["labels"](seen), y)
+                loss = loss + cfg.label_hint * ll
+                parts["label_hint"].append(float(ll.detach()))
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -295,15 +313,17 @@ def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 
         clips = index_clips(pairs, clip_frames=STUDENT_FRAMES, hop_frames=FPS, files=files)
     ds = ClipDataset(clips, ck["classes"], None, audio=True, files=files)
     err = {"model": [], "centre": [], "acoustic_camera": []}
+    scored = []
     shown = []
     with torch.no_grad():
         for idx in _batches(len(ds), 16, None):
             items = [ds[int(i)] for i in idx]
             keep = [(it, t[0]) for it in items if (t := _truth(it, files)) is not None and t[1]]
+            scored += [ds.clips[int(i)] for i, it in zip(idx, items) if any(it is k for k, _ in keep)]
             if not keep:
                 continue
             items = [it for it, _ in keep]
-            frames = _middle_frames(items, files)
+            frames = middle_frames(items, files)
             h, w = frames.shape[1:3]
             maps = model.maps(audio_input("hearnet", items, ck["stats"], dev),
                               frame_tensor(frames, (cfg.frame_width, cfg.frame_height), dev)).cpu()
@@ -314,8 +334,8 @@ def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 
                 err["centre"].append(np.hypot(*(np.array([(w - 1) / 2, (h - 1) / 2]) - truth)))
                 err["acoustic_camera"].append(np.hypot(*(np.array(peak_pixel(c0, (w, h))) - truth)))
                 if picture is not None and len(shown) < 8:
-                    shown.append(_overlay(fr, m.numpy(), truth, p))
-    out = {"clips": len(err["model"]), "radius_px": radius}
+                    shown.append(overlay_map(fr, m.numpy(), truth, p))
+    out = {"clips": len(err["model"]), "independent": independent_clips(scored), "radius_px": radius}
     for k, e in err.items():
         e = np.array(e)
         out[k] = {"mean_px": float(e.mean()) if len(e) else float("nan"),
@@ -330,7 +350,8 @@ def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 
     return out
 
 
-def _overlay(frame: np.ndarray, m: np.ndarray, truth, peak) -> np.ndarray:
+def overlay_map(frame: np.ndarray, m: np.ndarray, truth, peak) -> np.ndarray:
+    """The map over the frame (inferno, half opacity), the truth circled green, the peak a white cross."""
     h, w = frame.shape[:2]
     z = (m - m.min()) / max(float(m.max() - m.min()), 1e-9)
     heat = cv2.applyColorMap(cv2.resize((z * 255).astype(np.uint8), (w, h), interpolation=cv2.INTER_CUBIC),

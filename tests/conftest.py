@@ -42,7 +42,8 @@ MODEL_CLASSES = ("clapping", "whistling", "knocking")
 def model_sessions(specs):
     """(session, acoustic file) pairs for specs (folder, name, label, seconds, seed[, scenario]) on the
     DualCam array: simulated two at a time (one per core: a simulation is single-threaded), then
-    beamformed (MFCC + energy)."""
+    beamformed (MFCC + energy). ``label``: one walking source of that class, or a tuple of
+    SourceSpec."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -52,7 +53,8 @@ def model_sessions(specs):
     from acoustic_camera.sim.trajectories import SourceSpec
 
     jobs = [(SimConfig(scenario=rest[0] if rest else "anechoic", duration=seconds, seed=seed, geometry=preset("dualcam128"),
-                       sources=(SourceSpec(label, motion="walk"),)), d / f"{name}.h5")
+                       sources=(SourceSpec(label, motion="walk"),) if isinstance(label, str) else tuple(label)),
+             d / f"{name}.h5")
             for d, name, label, seconds, seed, *rest in specs]
     # spawned, not forked: this process may already run numba's worker threads
     with ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1), mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -64,6 +66,25 @@ def model_sessions(specs):
         beamform_session(s, a, features=("mfcc", "energy"), backend="numba")
         pairs.append((s, a))
     return pairs
+
+
+def two_figure_specs(folder, prefix: str, n: int, seed0: int, seconds: float = 10.0, motion: str = "static"):
+    """model_sessions specs of n sessions each with a heard figure and a silent one (drawn performing,
+    radiating nothing) of two of MODEL_CLASSES: every ordered pair of classes once in six sessions.
+    Static figures stand on opposite sides, the heard one left and right in turn, at places that
+    change from session to session; walking ones go where the simulator takes them."""
+    from acoustic_camera.sim.trajectories import SourceSpec
+
+    specs = []
+    for i in range(n):
+        heard, silent = MODEL_CLASSES[i % 3], MODEL_CLASSES[(i + 1 + (i // 3) % 2) % 3]
+        if motion == "static":
+            side, x, z = (-1) ** i, 0.6 + 0.1 * (i % 4), 2.5 + 0.25 * (i % 3)
+            pair = (SourceSpec(heard, position=(side * x, 0.1, z)), SourceSpec(silent, position=(-side * x, 0.1, z), silent=True))
+        else:
+            pair = (SourceSpec(heard, motion), SourceSpec(silent, motion, silent=True))
+        specs.append((folder, f"{prefix}{i:03d}_{heard}_{silent}", pair, seconds, seed0 + i))
+    return specs
 
 
 def _made_once(tmp_path_factory, name: str, make):

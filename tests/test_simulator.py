@@ -197,3 +197,34 @@ def test_other_sample_rate_and_frame_clock(small_geometry):
     fsi = np.concatenate([c.frame_sample_index for c in chunks])
     assert audio.shape[0] == 16000 and len(fsi) == 30
     np.testing.assert_array_equal(fsi, np.round(np.arange(30) * 16000 / 30))
+
+
+def test_a_silent_figure_is_seen_performing_and_heard_not_at_all(small_geometry):
+    """A ``:silent`` source (the localisation control's decoy) draws exactly the pictures it would
+    draw sounding, adds nothing to any microphone (reverberant tail included), and its truth says
+    it never sounds."""
+    kw = dict(scenario="indoor", duration=1.0, geometry=small_geometry, seed=3)
+    heard = SourceSpec("clapping", position=(0.6, 0.0, 3.0))
+    _, a_alone, _ = run(SimConfig(sources=(heard,), **kw))
+    _, a_both, c_both = run(SimConfig(sources=(heard, SourceSpec("whistling", position=(-0.6, 0.0, 3.0))), **kw))
+    sim, a_decoy, c_decoy = run(SimConfig(sources=(heard, SourceSpec.parse("whistling:silent@-0.6,0,3")), **kw))
+    np.testing.assert_array_equal(a_decoy, a_alone)
+    assert np.sqrt(np.mean((a_both - a_alone) ** 2)) > 0.1 * np.sqrt(np.mean(a_alone ** 2))  # a whistle is heard
+    for b, d in zip(c_both, c_decoy):
+        np.testing.assert_array_equal(d.frames, b.frames)  # the picture cannot tell them apart
+        assert b.truth["active"][:, 1].any() and not d.truth["active"][:, 1].any()
+        assert np.isneginf(d.truth["level_db"][:, 1]).all() and d.truth["visible"][:, 1].all()
+        np.testing.assert_array_equal(d.truth["active"][:, 0], b.truth["active"][:, 0])
+    assert sim.labels == ("clapping", "whistling")
+
+
+def test_source_specs_parse_silent_and_reject_all_silent():
+    s = SourceSpec.parse("hammering:walk:silent@0.5,0,3")
+    assert (s.label, s.motion, s.silent, s.position) == ("hammering", "walk", True, (0.5, 0.0, 3.0))
+    assert SourceSpec.parse("speech:silent").motion == "static" and not SourceSpec.parse("speech:walk").silent
+    from acoustic_camera.errors import AcamError
+
+    with pytest.raises(AcamError, match="motion must be one of"):
+        SourceSpec.parse("speech:run")
+    with pytest.raises(AcamError, match="at least one source must sound"):
+        SimConfig(sources=(SourceSpec("speech", silent=True),))

@@ -48,7 +48,8 @@ class _StopSignals:
 @click.option("--debug-stall-writer", default=None, hidden=True, help="AT,FOR seconds: stall the writer on purpose.")
 @click.option("--scenario", default="anechoic", show_default=True, type=click.Choice(SCENARIOS), help="Simulated recording place.")
 @click.option("--sources", default="clapping:walk", show_default=True,
-              help="Simulated sources LABEL[:static|:walk][@X,Y,Z] (metres, array frame: x right, y down, z forward).")
+              help="Simulated sources LABEL[:static|:walk][:silent][@X,Y,Z] (metres, array frame: x right, y down, z forward; "
+                   ":silent draws the figure performing but radiates nothing).")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed: equal seeds give identical simulated sessions.")
 @click.option("--subject", default=None, type=click.IntRange(min=0),
               help="Simulated: who makes the sounds; a subject's voice, tempo, loudness, place and looks are the same in "

@@ -57,12 +57,15 @@ from .common import models_extra, sessions_argument, writes_files
               help="localize: ResNet-50/AVNet checkpoint for the visual hint.")
 @click.option("--map-hint", default=0.0, show_default=True, type=float,
               help="localize: weight of the acoustic-image map hint (needs `acam beamform --features energy`).")
+@click.option("--label-hint", default=0.0, show_default=True, type=float,
+              help="localize: weight of the class read out of the audio embedding and of the frame where the acoustic "
+                   "camera's map peaks (one linear layer for both; needs --features energy).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
 @writes_files
 def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, weight_decay, seed, distill_kind, lam,
           temperature, hint_weight, alpha, train_scenario, test_scenario, image_size, video_per_second, visual_weights,
-          audio_weights, split, cache, audio_teacher, visual_teacher, map_hint, resume, device, overwrite, quiet):
+          audio_weights, split, cache, audio_teacher, visual_teacher, map_hint, label_hint, resume, device, overwrite, quiet):
     """Train a teacher or a student, distil a teacher into a student, or train an audio-visual
     localiser on SESSIONS (files or folders; each with its acoustic file beside it).
 
@@ -85,7 +88,7 @@ def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, w
 
         cfg = LocalizeConfig(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=device,
                              audio_teacher=str(audio_teacher) if audio_teacher else None,
-                             visual_teacher=str(visual_teacher) if visual_teacher else None, map_hint=map_hint,
+                             visual_teacher=str(visual_teacher) if visual_teacher else None, map_hint=map_hint, label_hint=label_hint,
                              split=str(split) if split else None)
         m = train_localizer(cfg, pairs, out, progress=not quiet)
         v = m["validation"]
@@ -113,17 +116,20 @@ def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, w
               help="A trained model (best.pt or localizer.pt); repeat for several columns.")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Also write the rows as JSON.")
 @click.option("--picture", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="Localisers: a PNG of similarity maps over their frames (truth green, peak white).")
+              help="Localisers: a PNG of similarity maps over their frames (truth green, peak white); with a "
+                   "two-figure control also NAME.control.png (own audio beside shuffled; silent figure red).")
 @click.option("--radius", default=64.0, show_default=True, type=float, help="Localisers: hit radius in pixels.")
 @click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
 @writes_files
 def evaluate(sessions, checkpoints, json_out, picture, radius, device, overwrite, quiet):
     """Cross-scenario accuracy table of checkpoints on SESSIONS (train set x test set, one column
-    per model, as in the paper); localisers: peak-pixel error against the simulated truth."""
+    per model, as in the paper); localisers: peak-pixel error against the simulated truth, and on
+    sessions with a silent figure the two-figure control (own audio against another session's)."""
     models_extra("evaluation")
     from ..io.acoustic import session_pairs
     from ..io.atomic import atomic_output, check_output
     from ..models.evaluation import accuracy_table, evaluate as do_eval
+    from ..models.controls import two_figure_control
     from ..models.localization import evaluate_localizer, is_localizer
 
     for p in (json_out, picture):
@@ -144,12 +150,27 @@ def evaluate(sessions, checkpoints, json_out, picture, radius, device, overwrite
     for c in loc:
         r = evaluate_localizer(c, pairs, device, radius=radius, picture=picture, overwrite=overwrite)
         report.setdefault("localization", {})[str(c)] = r
-        click.echo(f"{c}: {r['clips']} clips with a visible, sounding source")
+        click.echo(f"{c}: {r['clips']} clips ({r['independent']} independent) with a visible, sounding source")
         click.echo(f"| method | within {radius:g} px | median error (px) | mean error (px) |\n|---|---:|---:|---:|")
         for k in ("model", "acoustic_camera", "centre"):
             click.echo(f"| {k.replace('_', ' ')} | {r[k]['within_radius']:.3f} | {r[k]['median_px']:.1f} | {r[k]['mean_px']:.1f} |")
         if r.get("picture"):
             click.echo(f"wrote {r['picture']}")
+        ctl = two_figure_control(c, pairs, device, overwrite=overwrite,
+                                 picture=picture.with_name(picture.stem + ".control.png") if picture else None)
+        if ctl["clips"]:
+            report["localization"][str(c)]["two_figure_control"] = ctl
+            click.echo(f"two-figure control: {ctl['clips']} clips ({ctl['independent']} independent) with a heard and a "
+                       "silent figure; peak nearer the heard one:")
+            click.echo("| audio | on the heard figure, all clips | independent clips | 95 % interval (independent) |\n"
+                       "|---|---:|---:|---:|")
+            for k, name in (("own_audio", "the clip's own"), ("shuffled_audio", "another session's, where the silent class is heard"),
+                            ("acoustic_camera", "(the acoustic camera)")):
+                t, ti = ctl[k], ctl[k]["independent"]
+                click.echo(f"| {name} | {t['on_heard']}/{t['clips']} = {t['fraction_on_heard']:.2f} | "
+                           f"{ti['on_heard']}/{ti['clips']} = {ti['fraction_on_heard']:.2f} | {ti['ci95'][0]:.2f}-{ti['ci95'][1]:.2f} |")
+            if ctl.get("picture"):
+                click.echo(f"wrote {ctl['picture']}")
     if json_out:
         with atomic_output(json_out, overwrite=overwrite) as tmp:
             tmp.write_text(json.dumps(report, indent=2, default=float))

@@ -107,6 +107,8 @@ class SimConfig:
                 raise AcamError(f"unknown sound class {s.label!r}; classes: {', '.join(SOUND_CLASSES + REFERENCE_SOUNDS)}")
         if not self.sources:
             raise AcamError("at least one source is needed")
+        if all(s.silent for s in self.sources):
+            raise AcamError("at least one source must sound; all are :silent")
         if self.video_fps <= 0:
             raise AcamError(f"video frame rate: expected a positive number, found {self.video_fps}")
         if self.array_errors is not None:
@@ -302,8 +304,11 @@ class Simulator:
         signals = []
         for s in self.sources:
             x = s.sound.next(n)
+            s.dry.append(x)  # a silent figure's too: its performance draws its arcs
+            if s.spec.silent:
+                s.next_block = (t0 + n) // hop  # radiates nothing: no blocks to convolve
+                continue
             signals.append(x)
-            s.dry.append(x)
             s.sig = np.concatenate([s.sig, x])
             while (s.next_block + 1) * hop <= t0 + n:
                 b = s.next_block
@@ -325,7 +330,7 @@ class Simulator:
             s.sig = s.sig[drop:]
             s.sig_start += drop
         if self._tail is not None:
-            x = np.sum(signals, axis=0)
+            x = np.sum(signals, axis=0) if signals else np.zeros(n)
             if self.cfg.noise and self.scenario.hvac_pa:
                 w = self._rng_noise.standard_normal(n)
                 hv, self._hvac_zi = signal.sosfilt(self._hvac_sos, w, zi=self._hvac_zi)
@@ -411,13 +416,16 @@ class Simulator:
         level = np.stack([window_levels(s.dry, fsi, dist[:, j], self.truth_window, cfg.sample_freq, self.n_samples)
                           for j, s in enumerate(self.sources)], axis=1)
         nominal = np.stack([nominal_level_db(s.sound.level_pa, dist[:, j]) for j, s in enumerate(self.sources)], axis=1)
-        active = level > nominal + self.truth_attrs["active_threshold_db"]
+        performing = level > nominal + self.truth_attrs["active_threshold_db"]
+        silent = np.array([s.spec.silent for s in self.sources])
+        active = performing & ~silent
+        level[:, silent] = -np.inf  # the truth is what reaches the array
         frames = np.empty((len(idx), cfg.camera.height, cfg.camera.width, 3), dtype=np.uint8)
         # what the picture shows: the scene video_delay before the frame's stamp
         t_pic = t - cfg.video_delay
         pos_pic = np.stack([s.traj.position(t_pic) for s in self.sources], axis=1) if cfg.video_delay else pos
         pix_pic, front_pic = cam.project(pos_pic) if cfg.video_delay else (pix, front)
-        shown = active.copy()
+        shown = performing.copy()
         for j, s in enumerate(self.sources):
             if hasattr(s.sound, "onsets"):  # an LED lit by each click, light being instant
                 on = np.asarray(s.sound.onsets) / cfg.sample_freq
@@ -461,11 +469,12 @@ def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = Fals
     sim = Simulator(cfg)
     meta = {
         "device": "simulated DualCam (pyroomacoustics)", "scenario": cfg.scenario,
-        "label": ",".join(sim.labels),
+        "label": ",".join(s.label for s in cfg.sources if not s.silent),
         "subject": f"subject-{cfg.subject:02d}" if cfg.subject is not None else f"sim-seed-{cfg.seed}",
         "simulation": {
             "seed": cfg.seed, "room_seed": cfg.room_seed, "duration": cfg.duration, "hop": sim.hop, "ism_order": sim.scenario.ism_order,
-            "sources": [{"label": s.label, "motion": s.motion, "position": s.position, "level_pa": s.level_pa} for s in cfg.sources],
+            "sources": [{"label": s.label, "motion": s.motion, "position": s.position, "level_pa": s.level_pa,
+                         "silent": s.silent} for s in cfg.sources],
             "noise": cfg.noise, "units": "pascal",
             "true_camera": None if cfg.true_camera is None else cfg.true_camera.to_dict(),
             "marker_size": cfg.marker_size, "video_delay": cfg.video_delay, "subject": cfg.subject,

@@ -1,7 +1,8 @@
 """Where simulated sources are: static places and walking paths, in the array frame.
 
-A source spec string is ``LABEL[:static|:walk][@X,Y,Z]``, e.g. ``clapping``,
-``speech:walk``, ``whistling@0.5,-0.2,3``: a sound class, how it moves, and optionally its
+A source spec string is ``LABEL[:static|:walk][:silent][@X,Y,Z]``, e.g. ``clapping``,
+``speech:walk``, ``whistling@0.5,-0.2,3``, ``hammering:walk:silent``: a sound class, how it
+moves, whether it is a silent figure (seen performing, heard not at all), and optionally its
 (starting) position in metres in the array frame (x right, y down, z forward).
 """
 
@@ -22,13 +23,18 @@ HEIGHT_RANGE = (-0.5, 0.6)  # array-frame y (down): roughly hands to mouth heigh
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One simulated source: sound class, motion, optional position, level at 1 m (Pa)."""
+    """One simulated source: sound class, motion, optional position, level at 1 m (Pa).
+
+    ``silent``: the figure is drawn performing its action (its sound's events light its arcs,
+    as a sounding one's do) but radiates nothing: a decoy for localisation controls, where the
+    picture alone must not tell which figure is heard."""
 
     label: str
     motion: str = "static"
     position: tuple[float, float, float] | None = None
     level_pa: float | None = None
     speed: float = WALK_SPEED
+    silent: bool = False
 
     @classmethod
     def parse(cls, text: str) -> "SourceSpec":
@@ -42,11 +48,14 @@ class SourceSpec:
                 pos = ()
             if len(pos) != 3:
                 raise AcamError(f"source {text!r}: position must be X,Y,Z in metres, got {p!r}")
-        label, _, motion = text.partition(":")
-        motion = motion or "static"
+        label, *flags = text.split(":")
+        silent = "silent" in flags
+        moves = [f for f in flags if f and f != "silent"]
+        motion = moves[0] if len(moves) == 1 else "static" if not moves else ":".join(moves)
         if motion not in MOTIONS:
-            raise AcamError(f"source {label!r}: motion must be one of {', '.join(MOTIONS)}, got {motion!r}")
-        return cls(label=label, motion=motion, position=pos)
+            raise AcamError(f"source {label!r}: motion must be one of {', '.join(MOTIONS)} (optionally with :silent), "
+                            f"got {motion!r}")
+        return cls(label=label, motion=motion, position=pos, silent=silent)
 
 
 def parse_sources(text: str) -> tuple[SourceSpec, ...]:
