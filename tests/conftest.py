@@ -39,11 +39,11 @@ def run_acam(*args, check=True, **kw):
 MODEL_CLASSES = ("clapping", "whistling", "knocking")
 
 
-def model_sessions(specs):
+def model_sessions(specs, geometry=None):
     """(session, acoustic file) pairs for specs (folder, name, label, seconds, seed[, scenario]) on the
     DualCam array: simulated two at a time (one per core: a simulation is single-threaded), then
     beamformed (MFCC + energy). ``label``: one walking source of that class, or a tuple of
-    SourceSpec."""
+    SourceSpec. ``geometry``: another array than the DualCam's (quicker to simulate)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -52,7 +52,7 @@ def model_sessions(specs):
     from acoustic_camera.sim.simulator import SimConfig, simulate_to_file
     from acoustic_camera.sim.trajectories import SourceSpec
 
-    jobs = [(SimConfig(scenario=rest[0] if rest else "anechoic", duration=seconds, seed=seed, geometry=preset("dualcam128"),
+    jobs = [(SimConfig(scenario=rest[0] if rest else "anechoic", duration=seconds, seed=seed, geometry=geometry or preset("dualcam128"),
                        sources=(SourceSpec(label, motion="walk"),) if isinstance(label, str) else tuple(label)),
              d / f"{name}.h5")
             for d, name, label, seconds, seed, *rest in specs]
