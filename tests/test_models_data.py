@@ -107,10 +107,15 @@ def test_teacher_and_student_clips_split_their_sessions_alike(tmp_path):
     part; split over the blocks that hold clips (the old way), the shuffles differed."""
     from acoustic_camera.models.data import session_blocks
 
+    from acoustic_camera import Camera
+    from acoustic_camera.constants import CAMERA_FOCAL_PX
+
+    # a 160x120 camera: the pictures play no part here, and drawing 640x480 ones was 6x the simulation
+    small = Camera(width=160, height=120, fx=CAMERA_FOCAL_PX / 4, fy=CAMERA_FOCAL_PX / 4, cx=79.5, cy=59.5)
     pairs = []
     for i in range(8):
         s = tmp_path / f"s{i}.h5"
-        simulate_to_file(SimConfig(duration=12.5, seed=i, geometry=preset("uma16"), noise=False,
+        simulate_to_file(SimConfig(duration=12.5, seed=i, geometry=preset("uma16"), noise=False, camera=small,
                                    sources=(SourceSpec(("clapping", "whistling")[i % 2]),)), s)
         a = tmp_path / f"s{i}.acoustic.h5"
         beamform_session(s, a, features=("mfcc",), backend="numba")
