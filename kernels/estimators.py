@@ -38,6 +38,13 @@ def frame_csm(xp, X, bins):
     return x[..., :, None] * x[..., None, :].conj()
 
 
+def csm_windows(xp, centres, frames: int, total: int):
+    """The frames [lo, hi) whose CSMs average into each centre's: from centre - frames//2 on, moved
+    inside a session of ``total`` frames."""
+    hi = xp.clip(xp.clip(xp.asarray(centres) - frames // 2, 0, total) + frames, 0, total)
+    return xp.clip(hi - frames, 0, total), hi
+
+
 def short_time_csm(xp, X, frames: int, bins, centres=None, offset: int = 0, total: int | None = None):
     """Per frame n the mean CSM of the ``frames`` frames from n - frames//2 on, the window moved
     inside the session at its ends (so every CSM averages ``frames`` frames, or all of a shorter
@@ -49,8 +56,7 @@ def short_time_csm(xp, X, frames: int, bins, centres=None, offset: int = 0, tota
     total = one.shape[0] + offset if total is None else total
     n = xp.arange(offset, offset + one.shape[0]) if centres is None else xp.asarray(centres)
     run = xp.concatenate([xp.zeros_like(one[:1]), xp.cumsum(one, axis=0)])
-    hi = xp.clip(xp.clip(n - frames // 2, 0, total) + frames, 0, total)
-    lo = xp.clip(hi - frames, 0, total)
+    lo, hi = csm_windows(xp, n, frames, total)
     if int(lo.min()) < offset or int(hi.max()) > offset + one.shape[0]:
         raise ValueError(f"spectra of frames {offset}..{offset + one.shape[0]} do not cover the CSM windows "
                          f"{int(lo.min())}..{int(hi.max())}")

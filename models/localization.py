@@ -318,8 +318,9 @@ def evaluate_localizer(checkpoint, pairs, device: str = "auto", radius: float = 
     with torch.no_grad():
         for idx in _batches(len(ds), 16, None):
             items = [ds[int(i)] for i in idx]
-            keep = [(it, t[0]) for it in items if (t := _truth(it, files)) is not None and t[1]]
-            scored += [ds.clips[int(i)] for i, it in zip(idx, items) if any(it is k for k, _ in keep)]
+            kept = [(i, it, t[0]) for i, it in zip(idx, items) if (t := _truth(it, files)) is not None and t[1]]
+            scored += [ds.clips[int(i)] for i, _, _ in kept]
+            keep = [(it, truth) for _, it, truth in kept]
             if not keep:
                 continue
             items = [it for it, _ in keep]

@@ -88,12 +88,19 @@ def band_mask(freqs: np.ndarray, band=ENERGY_BAND) -> np.ndarray:
     return (f >= lo) & (f <= (f.max() if hi is None else hi))
 
 
-def band_energy_db(power, freqs: np.ndarray, band=ENERGY_BAND, xp=np):
-    """10 log10 of the power summed over the band's bins, (..., F) -> (...) float32."""
-    mask = band_mask(freqs, band)
-    if not mask.any():
+def band_bins(freqs: np.ndarray, band=ENERGY_BAND) -> np.ndarray:
+    """Indices of the band's bins (one contiguous run); a one-line error when it holds none."""
+    bins = np.flatnonzero(band_mask(freqs, band))
+    if bins.size == 0:
         raise AcamError(f"--band {band[0]:g}:{'' if band[1] is None else f'{band[1]:g}'}: expected a band holding at least "
                         f"one frequency bin, found none (bins span {freqs[0]:.0f}-{freqs[-1]:.0f} Hz)")
+    return bins
+
+
+def band_energy_db(power, freqs: np.ndarray, band=ENERGY_BAND, xp=np):
+    """10 log10 of the power summed over the band's bins, (..., F) -> (...) float32."""
+    band_bins(freqs, band)
+    mask = band_mask(freqs, band)
     e = xp.asarray(power, dtype=xp.float32) @ xp.asarray(mask.astype(np.float32))
     return (10.0 * xp.log10(xp.maximum(e, xp.float32(1e-30)))).astype(xp.float32)
 
@@ -153,10 +160,7 @@ def _fused(power, lo, hi, w, b0, b1, dct, floor, mfcc_out, energy_out):
 def mfcc_and_energy(power: np.ndarray, freqs: np.ndarray, spec: MfccSpec = MfccSpec(), band=ENERGY_BAND):
     """:func:`mfcc` and :func:`band_energy_db` of a numpy power volume (..., F) in one pass:
     ((..., n_coeffs), (...)) float32, equal to theirs within float32 rounding."""
-    mask = band_mask(freqs, band)
-    if not mask.any():
-        band_energy_db(power[..., :0], freqs, band)  # raises the one-line error
-    bins = np.flatnonzero(mask)  # a band is one contiguous run of bins
+    bins = band_bins(freqs, band)
     lo, hi, w, dct = _filter_spans(tuple(np.asarray(freqs, dtype=np.float64).tolist()), spec)
     flat = np.ascontiguousarray(power, dtype=np.float32).reshape(-1, power.shape[-1])
     m = np.empty((flat.shape[0], spec.n_coeffs), np.float32)

@@ -20,6 +20,7 @@ from ..framing import frame_windows
 from ..kernels import estimators as est
 from ..kernels.formulation import steering_table
 from .beamformer import Beamformer
+from .features import band_bins
 from .spectra import gather_frames
 
 METHODS = ("das", "das-diag", "functional", "capon", "cleansc")
@@ -64,14 +65,6 @@ def estimate(spec: MethodSpec, C: np.ndarray, W: np.ndarray) -> np.ndarray:
     return est.cleansc(np, C, W, spec.damp, spec.n_iter, spec.stopn)[0]
 
 
-def band_bins(freqs: np.ndarray, band) -> np.ndarray:
-    lo, hi = band
-    sel = np.flatnonzero((freqs >= lo) & (freqs <= (hi if hi is not None else freqs[-1])))
-    if sel.size == 0:
-        raise AcamError(f"--band: expected a band holding at least one bin, found {lo:g}-{hi} Hz")
-    return sel
-
-
 def band_maps(read, frame_sample_index: np.ndarray, n_samples: int, n_channels: int, bf: Beamformer,
               spec: MethodSpec, band, batch: int = 24, block: int = 8,
               progress: Callable[[int, int], None] | None = None) -> np.ndarray:
@@ -84,9 +77,9 @@ def band_maps(read, frame_sample_index: np.ndarray, n_samples: int, n_channels: 
     out = np.zeros((n, bf.grid.rows * bf.grid.cols), np.float32)
     for k0 in range(0, n, batch):
         k1 = min(n, k0 + batch)
-        # the frames the CSMs of frames k0..k1 average: k - k//2 onwards, moved inside the session
-        lo = max(0, min(k0 - k // 2, n - k))
-        hi = min(n, max(k1 - k // 2 + k, k))
+        # the frames the CSMs of frames k0..k1 average
+        first, last = est.csm_windows(np, np.array([k0, k1 - 1]), k, n)
+        lo, hi = int(first[0]), int(last[1])
         X = bf.spectra(gather_frames(read, starts[lo:hi], bf.nfft, n_samples, n_channels))
         for b0 in range(0, bins.size, block):
             sel = bins[b0:b0 + block]
