@@ -50,6 +50,14 @@ def main(argv=None):
         print(sections[-1])
     except ImportError as exc:
         sections.append(f"### Against Acoular\n\nskipped: {exc}")
+    if not args.quick:  # Acoular's CLEAN-SC alone takes minutes: the full run only
+        from benchmarks import bench_methods
+
+        print("== short-time methods ==")
+        out["methods"] = bench_methods.run()
+        numba.set_num_threads(threads)
+        sections.append("### Short-time methods against Acoular\n\n" + bench_methods.markdown(out["methods"]))
+        print(sections[-1])
     print("== end to end ==")
     out["e2e"] = bench_e2e.run(quick=args.quick)
     sections.append("### End to end\n\n" + bench_e2e.markdown(out["e2e"]))

@@ -33,7 +33,7 @@ class Plan:
     tau: np.ndarray
     amp: np.ndarray
     freqs: np.ndarray
-    cache: dict = field(default_factory=dict, repr=False)  # backend-owned (e.g. device tables)
+    cache: dict = field(default_factory=dict, repr=False)  # per-plan tables: the backends', the methods' steering
 
     def __post_init__(self):
         if self.tau.shape != self.amp.shape or self.tau.ndim != 2:
@@ -127,3 +127,13 @@ def get_backend(name: "str | Backend" = "auto") -> Backend:
 
         return CupyBackend()
     raise AcamError(f"--backend: expected auto or one of {', '.join(BACKENDS)}, found {name!r}")
+
+
+def array_module(backend: Backend):
+    """The array module a backend computes with: CuPy for ``cupy``, else numpy. Code written for
+    either (:mod:`.formulation`, :mod:`.estimators`, :mod:`.lowrank`) runs on the backend's device."""
+    if getattr(backend, "name", None) == "cupy":
+        import cupy
+
+        return cupy
+    return np

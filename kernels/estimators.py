@@ -30,6 +30,9 @@ BeamformerFunctional, BeamformerCapon (loading 0) and BeamformerCleansc (tests/t
 from __future__ import annotations
 
 CLEANSC_INNER = 20  # fixed-point steps for a source's coherent vector (Sijtsma's recipe; Acoular's too)
+EIG_FLOOR = 1e-12  # eigenvalues below this fraction of a CSM's largest are rounding, counted as 0
+# (raised to 1/nu they would not be: (1e-16)^(1/4) = 1e-4 of the peak, from a short-time CSM's
+# M - K empty directions)
 
 
 def frame_csm(xp, X, bins):
@@ -84,10 +87,10 @@ def das(xp, C, W, diagonal: bool = True):
 
 
 def functional(xp, C, W, nu: float):
-    """Functional beamforming of order ``nu`` >= 1 (1: delay-and-sum); negative eigenvalues of
-    an estimated CSM (rounding) count as 0."""
+    """Functional beamforming of order ``nu`` >= 1 (1: delay-and-sum); eigenvalues at rounding
+    level (below :data:`EIG_FLOOR` of the largest, or negative) count as 0."""
     lam, V = xp.linalg.eigh(C)
-    lam = xp.maximum(lam, 0.0) ** (1.0 / nu)
+    lam = xp.where(lam > EIG_FLOOR * xp.max(lam, axis=-1, keepdims=True), lam, 0.0) ** (1.0 / nu)
     root = xp.matmul(V * lam[..., None, :], xp.swapaxes(V, -1, -2).conj())
     norm = xp.sum(xp.abs(W) ** 2, axis=-1)  # (B, P)
     return norm * xp.maximum(quadratic(xp, W, root) / norm, 0.0) ** nu

@@ -32,7 +32,8 @@ from .spectra import gather_frames
 
 def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy"), dtype="float32",
                      batch: int = 24, band=ENERGY_BAND, overwrite: bool = False,
-                     progress: Callable[[int, int], None] | None = None, calibration=None, **beamformer_kw) -> dict:
+                     progress: Callable[[int, int], None] | None = None, calibration=None, method=None,
+                     **beamformer_kw) -> dict:
     """Beamform every video frame of a session into an acoustic file; returns a summary.
 
     Args:
@@ -51,6 +52,9 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
             shows; the acoustic file records its SHA-256.
         beamformer_kw: go to :class:`.Beamformer` (grid, focus_distance, nfft, window, steering,
             shading, backend).
+        method: a :class:`.methods.MethodSpec` (``acam beamform --method``): the band's energy maps
+            come from that short-time cross-spectral method instead of the one-frame kernel; only
+            ``energy`` can be stored then, and the method and its parameters are recorded.
     """
     session_path = Path(session_path)
     out_path = Path(out_path) if out_path else acoustic_path_for(session_path)
@@ -58,6 +62,9 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         raise AcamError(f"--dtype: expected one of {', '.join(VOLUME_DTYPES)}, found {dtype!r}")
     if batch < 1:
         raise AcamError(f"--batch: expected a positive number of frames, found {batch}")
+    if method is not None and tuple(features) != ("energy",):
+        raise AcamError(f"--method {method.method}: expected --features energy (the short-time methods make band "
+                        f"maps, not volumes or MFCC), found --features {','.join(features)}")
     check_output(out_path, overwrite, inputs=(session_path,))
     t_start = time.perf_counter()
     with open_session(session_path) as s:
@@ -79,7 +86,8 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         starts, coverage = frame_windows(s.frame_sample_index - shift, bf.nfft, s.n_samples)
         spec = MfccSpec()
         params = dict(bf.params(), dtype=dtype, band_hz=[band[0], band[1]], mfcc=vars(spec),
-                      bad_mics=np.flatnonzero(geometry.bad).tolist(), calibration=cal_params)
+                      bad_mics=np.flatnonzero(geometry.bad).tolist(), calibration=cal_params,
+                      method=vars(method) if method is not None else {"method": "das", "csm_frames": 1})
         hasher = AudioHasher()
 
         def read(a, b):
@@ -90,6 +98,19 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         with atomic_output(out_path, overwrite=overwrite, inputs=(session_path,)) as tmp:
             with AcousticWriter(tmp, session=s, grid=bf.grid, freqs=bf.freqs, params=params, features=features,
                                 dtype=dtype, coverage=coverage, n_mfcc=spec.n_coeffs) as w:
+                if method is not None:
+                    from .methods import iter_band_maps
+
+                    for cs, maps in iter_band_maps(read, s.frame_sample_index - shift, s.n_samples, s.n_channels, bf,
+                                                   method, band, batch=batch):
+                        e = 10.0 * np.log10(np.maximum(maps, np.float32(1e-30)))
+                        w.write(int(cs[0]), energy=e.astype(np.float32))
+                        if progress:
+                            progress(int(cs[-1]) + 1, n)
+                    n_batches = 0
+                else:
+                    n_batches = n
+
                 def load(k0):
                     return gather_frames(read, starts[k0:min(n, k0 + batch)], bf.nfft, s.n_samples, s.n_channels)
 
@@ -106,9 +127,9 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
                         progress(k0 + vol.shape[0], n)
 
                 with ThreadPoolExecutor(1, "acam-read") as reader, ThreadPoolExecutor(1, "acam-write") as writer:
-                    ahead = reader.submit(load, 0) if n else None
+                    ahead = reader.submit(load, 0) if n_batches else None
                     written = None
-                    for k0 in range(0, n, batch):
+                    for k0 in range(0, n_batches, batch):
                         frames = ahead.result()
                         if k0 + batch < n:
                             ahead = reader.submit(load, k0 + batch)

@@ -37,6 +37,18 @@ STEERING = ("classic", "inverse", "true level", "true location")
 def steering_plan(geometry: ArrayGeometry, grid: LookGrid, freqs: np.ndarray, formulation: str = "classic",
                   shading: np.ndarray | None = None, c: float = SPEED_OF_SOUND) -> Plan:
     """The kernels' :class:`Plan` over the good microphones (in channel order)."""
+    if grid.points is None:  # far field
+        tau, amp = point_steering(geometry, None, formulation, shading, c, directions=grid.directions.reshape(-1, 3))
+    else:
+        tau, amp = point_steering(geometry, grid.points.reshape(-1, 3), formulation, shading, c)
+    return Plan(tau, amp, np.asarray(freqs, dtype=np.float64))
+
+
+def point_steering(geometry: ArrayGeometry, points, formulation: str = "classic", shading: np.ndarray | None = None,
+                   c: float = SPEED_OF_SOUND, directions=None) -> tuple[np.ndarray, np.ndarray]:
+    """(tau, amp), each (K, M_good) float64, toward ``points`` (K, 3) array-frame metres (or
+    far-field unit ``directions`` (K, 3)): the weights of the module's formula for any look
+    points, the look grid's or a moving source's."""
     if formulation not in STEERING:
         raise AcamError(f"--steering: expected one of {', '.join(STEERING)}, found {formulation!r}")
     good = geometry.good
@@ -46,13 +58,13 @@ def steering_plan(geometry: ArrayGeometry, grid: LookGrid, freqs: np.ndarray, fo
     s = np.ones(good.sum()) if shading is None else np.asarray(shading, dtype=np.float64).ravel()[good]
     if np.any(s < 0) or s.sum() <= 0:
         raise AcamError("shading weights must be non-negative with a positive sum")
-    if grid.points is None:  # far field
-        d = grid.directions.reshape(-1, 3)
+    if points is None:
+        d = np.asarray(directions, dtype=np.float64)
         tau = -(d @ mics.T) / c
         r = np.ones_like(tau)
         r0 = np.ones((tau.shape[0], 1))
     else:
-        x = grid.points.reshape(-1, 3)
+        x = np.asarray(points, dtype=np.float64)
         r = np.linalg.norm(x[:, None, :] - mics[None, :, :], axis=-1)
         r0 = np.linalg.norm(x, axis=-1, keepdims=True)
         tau = (r - r0) / c
@@ -64,4 +76,4 @@ def steering_plan(geometry: ArrayGeometry, grid: LookGrid, freqs: np.ndarray, fo
         amp = s / (r0 * r * np.sum(s / r**2, axis=1, keepdims=True))
     else:
         amp = s / (r * np.sqrt(s.sum() * np.sum(s / r**2, axis=1, keepdims=True)))
-    return Plan(np.ascontiguousarray(tau), np.ascontiguousarray(amp, dtype=np.float64), np.asarray(freqs, dtype=np.float64))
+    return np.ascontiguousarray(tau), np.ascontiguousarray(amp, dtype=np.float64)

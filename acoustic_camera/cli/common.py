@@ -97,3 +97,37 @@ def models_extra(what: str) -> None:
     if missing:
         raise AcamError(f"{what} needs the models extra (pip install 'acoustic-camera[models]'): "
                         f"{', '.join(missing)} not installed")
+
+
+def method_options(f):
+    """--method and its parameters: the short-time cross-spectral methods (acam beamform, render)."""
+    from ..beamform.methods import METHODS, WEIGHTINGS, MethodSpec
+
+    d = MethodSpec()
+    for opt in reversed([
+        click.option("--method", default=None, type=click.Choice(METHODS),
+                     help="Short-time cross-spectral method for the band's maps (default: delay-and-sum per frame, "
+                          "the kernel)."),
+        click.option("--csm-frames", default=d.csm_frames, show_default=True, type=int,
+                     help="Frames per cross-spectral matrix, centred on each video frame (12: 1 s)."),
+        click.option("--nu", default=d.nu, show_default=True, type=float, help="Functional beamforming's order."),
+        click.option("--loading", default=d.loading, show_default=True, type=float,
+                     help="Capon's diagonal loading, times the mean microphone power."),
+        click.option("--clean-gain", default=d.damp, show_default=True, type=float, help="CLEAN-SC's loop gain."),
+        click.option("--clean-steps", default=d.n_iter, show_default=True, type=int, help="CLEAN-SC's most sources per bin."),
+        click.option("--bin-weighting", default=d.weighting, show_default=True, type=click.Choice(WEIGHTINGS),
+                     help="How the band's bins add up: power (levels true) or equal (each bin's map scaled to peak 1: "
+                          "finds sources in reverberant rooms; levels relative)."),
+    ]):
+        f = opt(f)
+    return f
+
+
+def method_spec(method, csm_frames, nu, loading, clean_gain, clean_steps, bin_weighting):
+    """The MethodSpec the options describe, or None without --method."""
+    if method is None:
+        return None
+    from ..beamform.methods import MethodSpec
+
+    return MethodSpec(method, csm_frames=csm_frames, nu=nu, loading=loading, damp=clean_gain, n_iter=clean_steps,
+                      weighting=bin_weighting)

@@ -9,7 +9,7 @@ import click
 from ..array.geometry import PRESETS
 from . import main
 from .beamform import BACKEND_CHOICES
-from .common import parse_band, parse_numbers, progress_bar, session_argument, writes_files
+from .common import method_options, method_spec, parse_band, parse_numbers, progress_bar, session_argument, writes_files
 
 
 @main.command()
@@ -27,8 +27,10 @@ from .common import parse_band, parse_numbers, progress_bar, session_argument, w
 @click.option("--truth", is_flag=True, help="Mark the true source pixels (simulated sessions).")
 @click.option("--backend", default="auto", show_default=True, type=click.Choice(BACKEND_CHOICES),
               help="Kernel backend when beamforming on the fly.")
+@method_options
 @writes_files
-def render(session, acoustic, out, frame, png, band, dyn_range, reference, side_by_side, truth, backend, overwrite, quiet):
+def render(session, acoustic, out, frame, png, band, dyn_range, reference, side_by_side, truth, backend, method, csm_frames,
+           nu, loading, clean_gain, clean_steps, bin_weighting, overwrite, quiet):
     """Draw the acoustic image of every frame over the video (MP4), or one frame (PNG)."""
     from ..view.render import RenderOptions, render as do_render
 
@@ -36,7 +38,8 @@ def render(session, acoustic, out, frame, png, band, dyn_range, reference, side_
                          side_by_side=side_by_side, truth=truth)
     with progress_bar("render", "frame", quiet) as progress:
         r = do_render(session, out=out, png=png, frame=frame, acoustic=acoustic, opts=opts, backend=backend,
-                      overwrite=overwrite, progress=progress)
+                      overwrite=overwrite, progress=progress,
+                      method=method_spec(method, csm_frames, nu, loading, clean_gain, clean_steps, bin_weighting))
     if "mp4" in r:
         click.echo(f"wrote {r['mp4']}: {r['frames']} frames {r['size'][0]}x{r['size'][1]} at {r['fps']:g} fps (energy from {r['energy_from']})")
     if "png" in r:

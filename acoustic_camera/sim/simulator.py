@@ -48,7 +48,7 @@ from .scene_video import SourceSprite, draw_frame, draw_marker, make_background
 from .sounds import make_sound, sound_level
 from .subjects import Subject
 from .trajectories import SourceSpec, make_trajectory
-from .truth import DryHistory, nominal_level_db, truth_attrs, window_levels
+from .truth import DryHistory, direct_sound, nominal_level_db, truth_attrs, window_levels
 FRAMES_PER_CHUNK = 12  # audio and video are produced and written in groups of this many frames
 
 
@@ -133,6 +133,7 @@ class Chunk:
     frames: np.ndarray  # (k, H, W, 3) uint8 RGB
     frame_sample_index: np.ndarray  # (k,)
     truth: dict  # position (k,S,3), pixel (k,S,2), visible (k,S), active (k,S), level_db (k,S)
+    direct: np.ndarray | None = None  # (n, S) float32: each source's direct sound at the array's reference point
 
 
 class _Source:
@@ -162,10 +163,13 @@ class _Source:
 class Simulator:
     """Streams a simulated session as :class:`Chunk` s (``for chunk in sim.chunks(): ...``)."""
 
-    def __init__(self, cfg: SimConfig, sounds: list | None = None):
+    def __init__(self, cfg: SimConfig, sounds: list | None = None, keep_direct: bool = False):
         """``sounds`` optionally replaces the synthesized signals (objects with ``next(n)`` and
-        ``level_pa``), e.g. an impulse to measure the simulated room's response."""
+        ``level_pa``), e.g. an impulse to measure the simulated room's response; ``keep_direct``:
+        each chunk carries every source's direct sound at the array's reference point
+        (:func:`.truth.direct_sound`), else zeros."""
         self.cfg = cfg
+        self.keep_direct = keep_direct
         fs = cfg.sample_freq
         self.scenario: Scenario = get_scenario(cfg.scenario)
         if cfg.ism_order is not None:
@@ -397,7 +401,12 @@ class Simulator:
                 audio = np.concatenate(out, axis=1) if len(out) > 1 else out[0]
                 chunk_audio, rest = audio[:, : gb - ga], audio[:, gb - ga:]
                 out, have, out_start = [rest], rest.shape[1], gb
-                yield Chunk(ga, np.ascontiguousarray(chunk_audio.T), frames, self._fsi(idx), truth)
+                direct = np.zeros((gb - ga, len(self.sources)), np.float32)
+                if self.keep_direct:
+                    for j, src in enumerate(self.sources):
+                        if not src.spec.silent:
+                            direct[:, j] = direct_sound(src.dry, src.traj.position, ga, gb - ga, self.cfg.sample_freq)
+                yield Chunk(ga, np.ascontiguousarray(chunk_audio.T), frames, self._fsi(idx), truth, direct)
                 keep = int(self._fsi(idx[-1] + 1)) - half - self._max_delay
                 for src in self.sources:
                     src.dry.drop_before(keep)
@@ -459,14 +468,18 @@ def marker_corners(camera: Camera, centre: np.ndarray, side: float) -> np.ndarra
 
 def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = False,
                      progress: Callable[[int, int], None] | None = None,
-                     should_stop: Callable[[], str | None] | None = None) -> dict:
+                     should_stop: Callable[[], str | None] | None = None, direct: bool = False) -> dict:
     """Simulate `cfg` into a session file; returns a summary (seconds, real-time factor...).
 
     ``should_stop`` is polled after every second of audio; when it returns a reason (e.g.
-    "SIGINT") the capture ends there and the file is closed cleanly with that reason."""
+    "SIGINT") the capture ends there and the file is closed cleanly with that reason.
+    ``direct``: the summary's ``direct`` holds (samples, sources) float32, each source's direct
+    sound at the array's reference point (not stored in the session: the reference a separation
+    is measured against)."""
     t0 = time.perf_counter()
     stopped_by = None
-    sim = Simulator(cfg)
+    sim = Simulator(cfg, keep_direct=direct)
+    kept = []
     meta = {
         "device": "simulated DualCam (pyroomacoustics)", "scenario": cfg.scenario,
         "label": ",".join(s.label for s in cfg.sources if not s.silent),
@@ -486,6 +499,8 @@ def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = Fals
         for ch in sim.chunks():
             w.write_frames(ch.frames, ch.frame_sample_index, ch.truth)
             w.write_audio(ch.audio)
+            if direct:
+                kept.append(ch.direct)
             w.flush()
             if progress:
                 progress(w.n_samples, sim.n_samples)
@@ -497,4 +512,5 @@ def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = Fals
     seconds = time.perf_counter() - t0
     return {"path": str(path), "samples": n_samples, "frames": n_frames, "duration_s": n_samples / cfg.sample_freq,
             "wall_s": seconds, "realtime_factor": (n_samples / cfg.sample_freq) / seconds, "version": __version__,
-            "stopped_by": stopped_by}
+            "stopped_by": stopped_by,
+            **({"direct": np.concatenate(kept)[:n_samples]} if direct else {})}

@@ -92,6 +92,32 @@ def window_levels(dry: DryHistory, centres: np.ndarray, distances: np.ndarray, w
     return out
 
 
+DIRECT_TAPS = 16  # half-length of the windowed-sinc fractional delay of the direct sound
+
+
+def direct_sound(dry: DryHistory, position, start: int, n: int, sample_freq: float,
+                 c: float = SPEED_OF_SOUND) -> np.ndarray:
+    """A source's direct sound at the array's reference point (the array-frame origin), samples
+    [start, start + n), Pa, float32: the emitted signal delayed by r(t)/c and divided by r(t),
+    the delay fractional (Hann-windowed sinc, 2 x DIRECT_TAPS taps) and following the source as
+    it moves. ``position(t)`` gives (len(t), 3) array-frame metres. What a perfect beamformer
+    toward the source would return: the reference of ``acam listen``'s gain."""
+    if n <= 0:
+        return np.zeros(0, np.float32)
+    t = (start + np.arange(n)) / sample_freq
+    r = np.maximum(np.linalg.norm(position(t), axis=-1), 1e-6)
+    emit = start + np.arange(n) - r / c * sample_freq  # emission time, samples
+    i0 = np.floor(emit).astype(np.int64)
+    frac = emit - i0
+    lo = int(i0.min()) - DIRECT_TAPS + 1
+    x = dry.take(lo, int(i0.max()) + DIRECT_TAPS + 1 - lo)
+    k = np.arange(-DIRECT_TAPS + 1, DIRECT_TAPS + 1)  # taps at i0 + k
+    d = k[None, :] - frac[:, None]
+    h = np.sinc(d) * (0.5 + 0.5 * np.cos(np.pi * d / DIRECT_TAPS))
+    out = np.sum(x[(i0 - lo)[:, None] + k[None, :]] * h, axis=1) / r
+    return out.astype(np.float32)
+
+
 def nominal_level_db(level_pa: float, distances: np.ndarray) -> np.ndarray:
     """The source's long-term RMS level at the array for its distance, dB SPL."""
     with np.errstate(divide="ignore"):

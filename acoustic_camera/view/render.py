@@ -47,30 +47,48 @@ def _band_label(band) -> str:
     return f"{lo:g}-{hi:g} Hz" if hi else f">= {lo:g} Hz"
 
 
+KERNEL_METHOD = {"method": "das", "csm_frames": 1}  # what an acoustic file made without --method records
+
+
+def stored_method(a) -> dict:
+    """The method an acoustic file's maps were made by (files from before --method: the kernel's)."""
+    return a.params.get("method", KERNEL_METHOD)
+
+
+def _method_label(m: dict) -> str:
+    return "delay-and-sum per frame" if m == KERNEL_METHOD else f"{m['method']} on {m['csm_frames']}-frame CSMs"
+
+
 class EnergySource:
     """Per-frame band-energy maps (rows, cols) in dB for a session: from an acoustic file's
-    ``/energy_db`` (band as stored) or ``/volumes`` (any band), or beamformed on the fly."""
+    ``/energy_db`` (band and method as stored) or ``/volumes`` (any band), or beamformed on the
+    fly (by the kernel, or by ``method``, a :class:`~acoustic_camera.beamform.methods.MethodSpec`)."""
 
-    def __init__(self, session: Session, acoustic: str | Path | None, band, backend: str = "auto", batch: int = 24):
+    def __init__(self, session: Session, acoustic: str | Path | None, band, backend: str = "auto", batch: int = 24,
+                 method=None):
         self.session, self.band, self.backend, self.batch = session, tuple(band), backend, batch
+        self.method = method
+        wanted = vars(method) if method is not None else KERNEL_METHOD
         self._a = None
         if acoustic is not None:
             self._a = a = open_acoustic(acoustic, session)
-            if a.volumes is not None:
+            if a.volumes is not None and method is None:
                 self.mode = "volumes"
-            elif a.energy_db is not None and a.band == self.band:
+            elif a.energy_db is not None and a.band == self.band and stored_method(a) == wanted:
                 self.mode = "energy"
             else:
                 a.close()
-                raise AcamError(f"{a.path}: /volumes: expected full volumes, or /energy_db for the band {_band_label(self.band)}; "
-                                f"found {'energy for ' + _band_label(a.band) if a.energy_db is not None else 'neither'} "
-                                "(re-run `acam beamform --features volumes`, or ask for the stored band)")
+                found = (f"energy for {_band_label(a.band)} by {_method_label(stored_method(a))}"
+                         if a.energy_db is not None else "no energy maps")
+                raise AcamError(f"{a.path}: /energy_db: expected maps for the band {_band_label(self.band)} by "
+                                f"{_method_label(wanted)}{' (or full volumes)' if method is None else ''}; found {found} "
+                                "(re-run `acam beamform` with the band and method wanted, or ask for what it holds)")
             self.grid_shape = (a.grid.rows, a.grid.cols)
             self.freqs = a.frequencies
         else:
             from ..beamform.beamformer import Beamformer
 
-            self.mode = "beamform"
+            self.mode = "beamform" if method is None else method.method
             self._bf = Beamformer(session.geometry, session.camera, session.sample_freq, backend=backend)
             self.grid_shape = self._bf.grid.shape
             self.freqs = self._bf.freqs
@@ -78,6 +96,14 @@ class EnergySource:
     def frames(self, indices=None) -> Iterator[tuple[int, np.ndarray]]:
         s = self.session
         idx = np.arange(s.n_frames) if indices is None else np.asarray(indices)
+        if self.method is not None and self._a is None:
+            from ..beamform.methods import iter_band_maps
+
+            for cs, maps in iter_band_maps(s.audio, s.frame_sample_index, s.n_samples, s.n_channels, self._bf,
+                                           self.method, self.band, centres=idx, batch=self.batch):
+                for k, m in zip(cs, 10.0 * np.log10(np.maximum(maps, np.float32(1e-30)))):
+                    yield int(k), m.astype(np.float32)
+            return
         for b0 in range(0, len(idx), self.batch):
             ks = idx[b0:b0 + self.batch]
             if self.mode == "energy":
@@ -183,16 +209,27 @@ def write_png(path, rgb: np.ndarray, overwrite: bool = False) -> None:
             raise AcamError(f"{path}: OpenCV cannot write this picture format (use .png or .jpg)")
 
 
+def _holds(path: Path, band, method) -> bool:
+    """Whether an acoustic file found beside the session holds the maps of ``method`` for
+    ``band`` (when not, they are computed: an acoustic file of the kernel's is no error then)."""
+    try:
+        with open_acoustic(path) as a:
+            return a.energy_db is not None and a.band == tuple(band) and stored_method(a) == vars(method)
+    except AcamError:
+        return False
+
+
 def _session_top(src: EnergySource) -> float:
     return max(float(np.max(e)) for _, e in src.frames())
 
 
 def render(session_path, *, out: str | Path | None = None, png: str | Path | None = None, frame: int | None = None,
            acoustic: str | Path | None = None, opts: RenderOptions = RenderOptions(), backend: str = "auto",
-           overwrite: bool = False, progress: Callable[[int, int], None] | None = None) -> dict:
+           overwrite: bool = False, progress: Callable[[int, int], None] | None = None, method=None) -> dict:
     """Render an overlay MP4 (``out``) of every frame and/or one frame as a PNG (``png`` with
     ``frame``). ``acoustic``: an ``acam beamform`` output (default: SESSION.acoustic.h5 if it
-    exists, else the energy is beamformed on the fly)."""
+    exists and holds what is asked, else the energy is beamformed on the fly); ``method``: a
+    :class:`~acoustic_camera.beamform.methods.MethodSpec` for the maps (default: the kernel's)."""
     if opts.reference not in ("frame", "session"):
         raise AcamError(f"reference must be 'frame' or 'session', got {opts.reference!r}")
     if opts.dynamic_range_db <= 0:
@@ -205,12 +242,12 @@ def render(session_path, *, out: str | Path | None = None, png: str | Path | Non
             check_output(p, overwrite, inputs=(session_path, acoustic))
     if acoustic is None:
         default = acoustic_path_for(session_path)
-        acoustic = default if default.exists() else None
+        acoustic = default if default.exists() and (method is None or _holds(default, opts.band, method)) else None
     result = {}
     with open_session(session_path) as s:
         if opts.truth and s.truth is None:
             raise AcamError(f"{session_path}: --truth needs a simulated session with /truth")
-        src = EnergySource(s, acoustic, opts.band, backend)
+        src = EnergySource(s, acoustic, opts.band, backend, method=method)
         try:
             top_session = _session_top(src) if opts.reference == "session" else None
             truth = s.truth.pixel if (opts.truth and s.truth is not None) else None
