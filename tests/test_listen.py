@@ -45,9 +45,10 @@ def test_a_lone_source_comes_back_from_its_look_point(tmp_path):
 def test_mvdr_lifts_speech_above_hammering_by_10_db(tmp_path, scenario):
     """Speech and louder hammering 1.5 m apart at 3 m (hammering 26-31 dB above the speech from 1 to
     6 kHz): toward the speech, MVDR raises its SI-SDR over microphone 0 (against the speech's direct
-    sound at each) by >= 10 dB; delay-and-sum by less. Measured on this seed: README."""
+    sound at each) by >= 10 dB (measured, 3 s: +19.5 indoors, +14.4 outdoors; delay-and-sum +17.4
+    and +9.1; the README's table: 4 s, two seeds)."""
     p = tmp_path / "two.h5"
-    r = simulate_to_file(SimConfig(scenario=scenario, duration=4.0, seed=4, sources=(
+    r = simulate_to_file(SimConfig(scenario=scenario, duration=3.0, seed=4, sources=(
         SourceSpec("speech", position=SPEECH), SourceSpec("hammering", position=HAMMER))), p, direct=True)
     ref = r["direct"][:, 0]
     with open_session(p) as s:
@@ -59,22 +60,28 @@ def test_mvdr_lifts_speech_above_hammering_by_10_db(tmp_path, scenario):
 
 
 def test_a_walking_source_is_followed(tmp_path):
-    """Speech walking across the picture beside static hammering (anechoic): following its true
-    position, MVDR's SI-SDR beats a look point fixed where it started by more than 5 dB."""
+    """A speaker walking 2.6 m across the picture (anechoic, 128 microphones), listened to above
+    2 kHz, where the beam is narrow: following his true position, delay-and-sum's SI-SDR (against
+    his direct sound above 2 kHz) beats a look point fixed where he started by more than 5 dB
+    (measured 8.0 against -1.0 dB)."""
     p = tmp_path / "walk.h5"
-    r = simulate_to_file(SimConfig(scenario="anechoic", duration=4.0, seed=6, sources=(
-        SourceSpec("speech", "walk"), SourceSpec("hammering", position=HAMMER))), p, direct=True)
+    r = simulate_to_file(SimConfig(scenario="anechoic", duration=4.0, seed=6, sources=(SourceSpec("speech", "walk"),)),
+                         p, direct=True)
     from acoustic_camera.array.grid import make_grid
 
     with open_session(p) as s:
         cell = make_grid(s.camera, (36, 48), 3.0).cell_of_pixel(s.truth.pixel[0, 0])
         moved = float(np.linalg.norm(s.truth.position[-1, 0] - s.truth.position[0, 0]))
+        fs = s.sample_freq
     ref = r["direct"][:, 0]
-    follow = si_sdr(listen(p, truth=0, spec=ListenSpec("mvdr"))[0], ref)
-    fixed = si_sdr(listen(p, pixel=cell, spec=ListenSpec("mvdr"))[0], ref)
+    f = np.fft.rfftfreq(len(ref), 1 / fs)
+    ref = np.fft.irfft(np.fft.rfft(ref) * (f >= 2000.0), len(ref))
+    spec = ListenSpec(band=(2000.0, None))
+    follow = si_sdr(listen(p, truth=0, spec=spec)[0], ref)
+    fixed = si_sdr(listen(p, pixel=cell, spec=spec)[0], ref)
     print(f"walked {moved:.2f} m; following {follow:.1f} dB, fixed at {cell}: {fixed:.1f} dB")
-    assert moved > 0.5
-    assert follow > fixed + 5, (follow, fixed)
+    assert moved > 2.0
+    assert follow > fixed + 5 and follow > 5, (follow, fixed)
 
 
 def test_listen_cli_writes_a_wav_and_refuses_bad_input(tmp_path, small_geometry):
