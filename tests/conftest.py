@@ -146,3 +146,17 @@ def assert_agree(out, ref, rtol=1e-4):
     scale = np.maximum(np.abs(ref), 1e-3 * np.abs(ref).max())
     err = np.abs(out - ref) / scale
     assert err.max() <= rtol, f"max relative error {err.max():.2e}"
+
+
+SHARED_MADE_ONCE = ("models_dataset", "dualcamnet_teacher")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests on the models' shared dataset and teacher go first. Each is made once, minutes of
+    work, behind a lock: with the tests spread, the second worker used to sit at that lock (400 s
+    on CI's two cores). Work stealing hands each worker a contiguous half of the list and steals
+    from the tail, so now one worker makes them at its start while the other runs the rest."""
+    first = [i for i in items if set(SHARED_MADE_ONCE) & set(getattr(i, "fixturenames", ()))]
+    if first:
+        chosen = {id(i) for i in first}
+        items[:] = first + [i for i in items if id(i) not in chosen]
