@@ -102,7 +102,12 @@ def band_energy_db(power, freqs: np.ndarray, band=ENERGY_BAND, xp=np):
     band_bins(freqs, band)
     mask = band_mask(freqs, band)
     e = xp.asarray(power, dtype=xp.float32) @ xp.asarray(mask.astype(np.float32))
-    return (10.0 * xp.log10(xp.maximum(e, xp.float32(1e-30)))).astype(xp.float32)
+    return power_db(e, xp)
+
+
+def power_db(power, xp=np):
+    """10 log10 of a power map, float32, floored at 1e-30 (-300 dB) so silence stays finite."""
+    return (10.0 * xp.log10(xp.maximum(xp.asarray(power, dtype=xp.float32), xp.float32(1e-30)))).astype(xp.float32)
 
 
 @lru_cache(maxsize=8)

@@ -30,6 +30,9 @@ from .spectra import gather_frames
 METHODS = ("das", "das-diag", "functional", "capon", "cleansc")
 """The short-time methods, by name (``das``: delay-and-sum on the short-time CSM)."""
 
+KERNEL_METHOD = {"method": "das", "csm_frames": 1}
+"""What an acoustic file made without ``--method`` records: the kernel's one-frame delay-and-sum."""
+
 WEIGHTINGS = ("power", "equal")
 """How a band's bins make one map: ``power``, the sum of the bins' maps (levels true); ``equal``,
 each bin's map scaled to a peak of 1 first, so every bin votes alike (levels relative)."""

@@ -26,7 +26,8 @@ from ..io.acoustic import VOLUME_DTYPES, AcousticWriter, acoustic_path_for
 from ..io.atomic import atomic_output, check_output
 from ..io.session import AudioHasher, open_session
 from .beamformer import Beamformer
-from .features import MfccSpec, band_energy_db, mfcc, mfcc_and_energy
+from .features import MfccSpec, band_energy_db, mfcc, mfcc_and_energy, power_db
+from .methods import KERNEL_METHOD, iter_band_maps
 from .spectra import gather_frames
 
 
@@ -87,7 +88,7 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
         spec = MfccSpec()
         params = dict(bf.params(), dtype=dtype, band_hz=[band[0], band[1]], mfcc=vars(spec),
                       bad_mics=np.flatnonzero(geometry.bad).tolist(), calibration=cal_params,
-                      method=vars(method) if method is not None else {"method": "das", "csm_frames": 1})
+                      method=vars(method) if method is not None else KERNEL_METHOD)
         hasher = AudioHasher()
 
         def read(a, b):
@@ -99,12 +100,9 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
             with AcousticWriter(tmp, session=s, grid=bf.grid, freqs=bf.freqs, params=params, features=features,
                                 dtype=dtype, coverage=coverage, n_mfcc=spec.n_coeffs) as w:
                 if method is not None:
-                    from .methods import iter_band_maps
-
                     for cs, maps in iter_band_maps(read, s.frame_sample_index - shift, s.n_samples, s.n_channels, bf,
                                                    method, band, batch=batch):
-                        e = 10.0 * np.log10(np.maximum(maps, np.float32(1e-30)))
-                        w.write(int(cs[0]), energy=e.astype(np.float32))
+                        w.write(int(cs[0]), energy=power_db(maps))
                         if progress:
                             progress(int(cs[-1]) + 1, n)
                     n_batches = 0

@@ -17,7 +17,8 @@ from typing import Callable, Iterator
 import cv2
 import numpy as np
 
-from ..beamform.features import band_energy_db
+from ..beamform.features import band_energy_db, power_db
+from ..beamform.methods import KERNEL_METHOD
 from ..constants import ENERGY_BAND
 from ..errors import AcamError
 from ..framing import frame_windows
@@ -45,9 +46,6 @@ class RenderOptions:
 def _band_label(band) -> str:
     lo, hi = band
     return f"{lo:g}-{hi:g} Hz" if hi else f">= {lo:g} Hz"
-
-
-KERNEL_METHOD = {"method": "das", "csm_frames": 1}  # what an acoustic file made without --method records
 
 
 def stored_method(a) -> dict:
@@ -101,8 +99,8 @@ class EnergySource:
 
             for cs, maps in iter_band_maps(s.audio, s.frame_sample_index, s.n_samples, s.n_channels, self._bf,
                                            self.method, self.band, centres=idx, batch=self.batch):
-                for k, m in zip(cs, 10.0 * np.log10(np.maximum(maps, np.float32(1e-30)))):
-                    yield int(k), m.astype(np.float32)
+                for k, m in zip(cs, power_db(maps)):
+                    yield int(k), m
             return
         for b0 in range(0, len(idx), self.batch):
             ks = idx[b0:b0 + self.batch]
