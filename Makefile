@@ -37,16 +37,19 @@ demo: $(STAMP)
 	@echo "  overlay video:   $(DEMO_DIR)/overlay.mp4"
 	@echo "  one frame:       $(DEMO_DIR)/frame060.png"
 
-# The live-capture tests need a real audio stack: a JACK server (jackd2) and PortAudio. Installed
-# from Debian when missing and we may (root); otherwise those tests skip and say why.
+# The live-capture tests need a real audio stack: a JACK server (jackd2) and PortAudio; the live
+# view's tests a real browser (headless Chromium). Installed from Debian when missing and we may
+# (root); otherwise those tests skip and say why.
+SYSTEM_PACKAGES := jackd2 libportaudio2 chromium
 system-deps:
-	@if ! command -v jackd >/dev/null 2>&1 || ! /sbin/ldconfig -p 2>/dev/null | grep -q libportaudio.so.2; then \
+	@if ! command -v jackd >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1 || \
+	    ! /sbin/ldconfig -p 2>/dev/null | grep -q libportaudio.so.2; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "make: installing jackd2 and libportaudio2 from Debian"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends jackd2 libportaudio2 >/dev/null 2>&1 || \
-	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends jackd2 libportaudio2 >/dev/null 2>&1; } || \
-	    echo "make: could not install jackd2/libportaudio2: the live-capture tests will skip"; \
-	  else echo "make: jackd2/libportaudio2 missing and not root: the live-capture tests will skip"; fi; \
+	    echo "make: installing $(SYSTEM_PACKAGES) from Debian"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1; } || \
+	    echo "make: could not install $(SYSTEM_PACKAGES): the live-capture and live-view tests will skip"; \
+	  else echo "make: $(SYSTEM_PACKAGES) missing and not root: the live-capture and live-view tests will skip"; fi; \
 	fi
 
 # two workers (CI has two cores), each test sent to whichever is free; module fixtures are made

@@ -110,7 +110,8 @@ def _core_distributions():
 # the extras, each imported lazily (inside a function) and only where it belongs
 EXTRAS = {"torch": "acoustic_camera.models", "torchvision": "acoustic_camera.models", "sklearn": "acoustic_camera.models",
           "torchfile": "acoustic_camera.models", "cupy": "acoustic_camera.kernels", "sounddevice": "acoustic_camera.io.live",
-          "ray": "acoustic_camera.dataset"}
+          "ray": "acoustic_camera.dataset", "starlette": "acoustic_camera.view.live.server",
+          "uvicorn": "acoustic_camera.view.live.server"}
 
 
 def test_the_core_imports_only_declared_core_dependencies():

@@ -2,21 +2,16 @@
 at 12 kHz), PortAudio's JACK host API under sounddevice, and a JACK client playing a known
 128-channel signal into PortAudio's input ports. No mocks."""
 
-import os
-import shutil
-import subprocess
-import threading
-import time
-
 import cv2
 import numpy as np
 import pytest
 
 from acoustic_camera import open_session
 
+import jackrig
 from conftest import run_acam
+from jackrig import FS, server_name
 
-FS = 12000
 PERIOD = 65536  # sample values k/65536 - 0.5 are exact in float32
 
 
@@ -24,98 +19,25 @@ def expected(n, c):
     return ((n + 997 * c) % PERIOD) / PERIOD - 0.5
 
 
-# One JACK server per test process, under its own name (pytest-xdist runs two workers, and each
-# may run a live test): clients, PortAudio's among them, find it through JACK_DEFAULT_SERVER
-SERVER = f"acam-test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+SERVER = server_name("test")
 
 
 @pytest.fixture(scope="module")
 def jack_server():
-    if shutil.which("jackd") is None:
-        pytest.skip("jackd (Debian package jackd2) is not installed and could not be installed here")
-    jack = pytest.importorskip("jack", reason="JACK-Client (pip) is missing")
-    pytest.importorskip("sounddevice", reason="sounddevice / libportaudio2 missing")
-    if not _no_jackd(within=10.0):  # a server this module started before may still be on its way out
-        pytest.fail(f"a jackd server named {SERVER} is already running: stop it first, the tests start their own")
-    old = os.environ.get("JACK_DEFAULT_SERVER")
-    os.environ["JACK_DEFAULT_SERVER"] = SERVER
-    proc = subprocess.Popen(["jackd", "-n", SERVER, "--no-realtime", "-d", "dummy", "-r", str(FS), "-C", "128", "-P", "0",
-                             "-p", "1024"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    client = None
-    for _ in range(100):
-        try:
-            client = jack.Client("acam-probe", no_start_server=True, servername=SERVER)
-            break
-        except jack.JackError:
-            time.sleep(0.1)
-    if client is None:
-        proc.kill()
-        pytest.fail("jackd did not come up")
-    client.close()
-    yield proc
-    proc.terminate()  # by its PID
-    proc.wait(timeout=10)
-    _no_jackd(within=10.0)
-    if old is None:
-        os.environ.pop("JACK_DEFAULT_SERVER", None)
-    else:
-        os.environ["JACK_DEFAULT_SERVER"] = old
+    with jackrig.jack_server(SERVER) as proc:
+        yield proc
 
 
-def _no_jackd(within: float) -> bool:
-    """True once no jackd of this process's name is left (waiting up to ``within`` seconds)."""
-    end = time.monotonic() + within
-    while subprocess.run(["pgrep", "-f", f"^jackd -n {SERVER} "], capture_output=True).returncode == 0:
-        if time.monotonic() > end:
-            return False
-        time.sleep(0.2)
-    return True
+def _ramp(n0, frames):
+    n = n0 + np.arange(frames)[:, None]
+    return (((n + 997 * np.arange(128)[None, :]) % PERIOD) / PERIOD - 0.5).astype(np.float32)
 
 
 @pytest.fixture
 def player(jack_server):
     """Plays channel c, sample n = expected(n, c) into PortAudio's inputs as soon as they appear."""
-    import jack
-
-    client = jack.Client("acam-test-player", no_start_server=True, servername=SERVER)
-    outs = [client.outports.register(f"out_{c}") for c in range(128)]
-    pos = [0]
-    cols = np.arange(128)
-
-    @client.set_process_callback
-    def process(frames):
-        n = pos[0] + np.arange(frames)[:, None]
-        block = (((n + 997 * cols[None, :]) % PERIOD) / PERIOD - 0.5).astype(np.float32)
-        for c, port in enumerate(outs):
-            port.get_array()[:] = block[:, c]
-        pos[0] += frames
-
-    stop = threading.Event()
-
-    def connect_when_ready():
-        done = set()
-        while not stop.is_set():
-            for p in client.get_ports("PortAudio:in_", is_input=True):
-                c = int(p.name.rsplit("_", 1)[1])
-                if p.name not in done and c < 128:
-                    try:
-                        client.connect(outs[c], p)
-                        done.add(p.name)
-                    except jack.JackError:
-                        pass
-            if len(done) == 128:
-                done.clear()  # a new capture may come: keep watching
-                time.sleep(0.05)
-            time.sleep(0.01)
-
-    client.activate()
-    t = threading.Thread(target=connect_when_ready, daemon=True)
-    t.start()
-    yield client
-    stop.set()
-    t.join(timeout=2)
-    client.deactivate()
-    client.close()
+    with jackrig.jack_player(SERVER, _ramp) as client:
+        yield client
 
 
 def _check_exact(audio, start=0, stop=None):

@@ -31,6 +31,7 @@ def test_wheel_holds_one_namespace(wheel):
     for sub in SUBPACKAGES:
         assert f"acoustic_camera/{sub}/__init__.py" in names
     assert "acoustic_camera/data/dualcam128.xml" in names and "acoustic_camera/data/uma16.xml" in names
+    assert "acoustic_camera/view/live/page.html" in names  # the live view's page, package data
     entry = [n for n in names if n.endswith("entry_points.txt")]
     assert "acam = acoustic_camera.cli:main" in zipfile.ZipFile(wheel).read(entry[0]).decode()
 
@@ -68,6 +69,7 @@ acam capture --out s.h5 --duration 2 --quiet
 acam beamform s.h5 --quiet
 acam render s.h5 --png f.png --frame 12 --truth --quiet
 acam info s.h5
+acam live --simulated --duration 1 --port 0 2> live.err && exit 1 || test $? -eq 2
 """
 
 
@@ -86,7 +88,8 @@ def test_core_install_runs_the_main_job(wheel, tmp_path):
     assert pip.returncode == 0, pip.stderr[-3000:]
     listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
                             capture_output=True, text=True, check=True).stdout.lower()
-    extras = [m for m in ("torch", "torchvision", "scikit-learn", "cupy", "sounddevice", "acoular", "pytest")
+    extras = [m for m in ("torch", "torchvision", "scikit-learn", "cupy", "sounddevice", "acoular", "pytest", "starlette",
+                          "uvicorn")
               if f"\n{m}==" in "\n" + listed]
     assert not extras, f"the core install brought extras: {extras}"
     env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
@@ -97,6 +100,9 @@ def test_core_install_runs_the_main_job(wheel, tmp_path):
     assert "wrote s.h5: 2.00 s, 24000 samples x 128 channels" in r.stdout
     assert "wrote s.acoustic.h5: 24 frames" in r.stdout and "wrote f.png" in r.stdout
     assert "closed:      cleanly" in r.stdout and "video:       24 frames 640x480 at 12 fps" in r.stdout
+    # the live view's web server is an extra: without it, one line that says which
+    err = (work / "live.err").read_text()
+    assert err.count("\n") == 1 and "acam live needs its web server (pip install 'acoustic-camera[live]')" in err, err
     with open_session(work / "s.h5") as s, open_acoustic(work / "s.acoustic.h5", s) as a:
         assert a.features == ("mfcc", "energy") and a.mfcc.shape == (24, 36, 48, 12)
         assert a.session_sha256 == s.time_data_sha256()

@@ -1,7 +1,7 @@
 """The ``acam`` command line, one module per family of commands: :mod:`.capture` (capture,
 devices), :mod:`.info`, :mod:`.beamform`, :mod:`.view` (render, plot), :mod:`.imports`
 (import dualcam, dualcam-mfcc), :mod:`.models` (train, evaluate, features) and :mod:`.array`
-(array design), :mod:`.calibrate` (calibrate ...), :mod:`.dataset` (dataset make); :mod:`.common` holds
+(array design), :mod:`.calibrate` (calibrate ...), :mod:`.dataset` (dataset make), :mod:`.live` (live); :mod:`.common` holds
 what they share.
 
 Every command has ``--help``. A user error (an :class:`~acoustic_camera.errors.AcamError`, or a
@@ -45,4 +45,4 @@ def main():
     """acam: the open acoustic camera toolkit."""
 
 
-from . import array, beamform, calibrate, capture, dataset, imports, info, models, view  # noqa: E402,F401  (registers the commands)
+from . import array, beamform, calibrate, capture, dataset, imports, info, live, models, view  # noqa: E402,F401  (registers the commands)

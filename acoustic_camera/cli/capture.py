@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from pathlib import Path
@@ -95,6 +96,9 @@ def _capture_live(out, audio_device, channels, rate, geom, camera, duration, blo
                f"{rate:g} Hz, {r['frames']} video frames; audio blocks {r['blocks']}, input overflows {r['overflows']}, "
                f"dropped blocks {r['dropped_blocks']} ({r['gap_samples']} samples stored as gaps), dropped video frames "
                f"{r['dropped_frames']}, camera clock drift {drift}")
+    if r["device_lost"]:
+        click.echo(f"acam: error: {r['device_lost']}; {out} closed cleanly with what arrived", err=True)
+        exit_after_device_loss(r)
     if r["stopped_by"]:
         click.echo(f"acam: capture {r['stopped_by']}; {out} closed cleanly", err=True)
         sys.exit(128 + int(signal.Signals[r["stopped_by"].split()[-1]]))
@@ -117,6 +121,16 @@ def _capture_simulated(out, duration, scenario, sources, seed, subject, rate, fp
         f"at {rate:g} Hz, {summary['frames']} frames at {fps:g} fps, {human_bytes(Path(out).stat().st_size)}; "
         f"simulated in {summary['wall_s']:.1f} s ({summary['realtime_factor']:.1f}x real time)"
     )
+
+
+def exit_after_device_loss(r: dict) -> None:
+    """Exit status 1; when PortAudio hung stopping the lost device, without its exit handler
+    (which would hang the same way): the file and the view are closed by now."""
+    if r.get("device_hung"):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(1)
+    sys.exit(1)
 
 
 @main.command()

@@ -128,15 +128,49 @@ class _Ring:
         return out
 
 
-def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, geometry: ArrayGeometry,
+class _NoFile:
+    """Stands in for the session writer when nothing is recorded (a live view alone)."""
+
+    def __init__(self):
+        self.n_samples = 0
+
+    def write_audio(self, block):
+        self.n_samples += len(block)
+
+    def write_gap(self, start, length):
+        pass
+
+    def write_frames(self, frames, sample_index):
+        pass
+
+    def close(self, *args, **kwargs):
+        pass
+
+
+def _close_quietly(stream, abort: bool) -> None:
+    try:
+        stream.abort() if abort else stream.stop()
+        stream.close()
+    except Exception:
+        pass
+
+
+def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: float, geometry: ArrayGeometry,
                  camera=None, duration: float | None = None, blocksize: int = 1024, ring_seconds: float = 4.0,
                  overwrite: bool = False, should_stop=None, progress=None, metadata: dict | None = None,
+                 tap=None, lost_after: float = 2.0, on_start=None,
                  _stall_writer: tuple[float, float] | None = None) -> dict:
     """Record audio (and video when ``camera`` is an index, a file path or a URL) into a session.
 
     Stops at ``duration`` seconds of audio or when ``should_stop()`` returns a reason; the file
-    is then closed cleanly. ``_stall_writer=(at_s, for_s)`` stalls the writer on purpose (tests
-    of the overflow path)."""
+    is then closed cleanly. ``out`` None records nothing (a live view alone). ``tap``: an object
+    with ``push_audio(start, block, wall)``, ``push_frame(sample_index, rgb)`` and
+    ``close(reason)`` (:class:`acoustic_camera.view.live.feed.LiveFeed`) that gets every block
+    and frame as the file does, from the writer's thread (never from the audio callback), within
+    ~10 ms of their arrival. ``on_start(camera)``: called with the camera model once the
+    devices are open. A device that delivers no audio for ``lost_after`` seconds (unplugged, its
+    server stopped) ends the capture: the file is closed cleanly and ``device_lost`` says so.
+    ``_stall_writer=(at_s, for_s)`` stalls the writer on purpose (tests of the overflow path)."""
     import cv2
 
     sd = _sd()
@@ -150,8 +184,8 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
         info = sd.query_devices(dev)
         raise AcamError(f"audio device {info['name']!r} cannot deliver {channels} channels at {rate:g} Hz "
                         f"(it has {info['max_input_channels']} inputs, default rate {info['default_samplerate']:g} Hz): {exc}") from None
-    out = Path(out)
-    if out.exists() and not overwrite:
+    out = Path(out) if out is not None else None
+    if out is not None and out.exists() and not overwrite:
         raise AcamError(f"{out}: file exists (pass --overwrite to replace it)")
 
     cap = None
@@ -171,9 +205,11 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
     stats = LiveStats()
     ring = _Ring(int(ring_seconds * rate), channels)
     events: collections.deque = collections.deque()  # ('data', n) / ('gap', start, n), in stream order
-    state = {"pos": 0, "adc0": None, "next_adc": None, "stop": None}
+    state = {"pos": 0, "adc0": None, "next_adc": None, "stop": None, "last": time.monotonic()}
 
     def callback(indata, frames, time_info, status):
+        state["last"] = time.monotonic()
+        wall = time.time()
         adc = time_info.inputBufferAdcTime
         if status.input_overflow:
             stats.overflows += 1
@@ -188,7 +224,7 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
                 stats.dropped_blocks += max(1, round(lost / frames))
         if ring.free() >= frames:
             ring.push(indata)
-            events.append(("data", frames))
+            events.append(("data", frames, wall))
         else:  # the writer is behind: keep time, lose the block, say so
             events.append(("gap", state["pos"], frames))
             stats.ring_full_blocks += 1
@@ -201,7 +237,9 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
           "units": "device full scale (float32)", "camera_source": str(camera) if camera is not None else None}
     md.update(metadata or {})
     writer = SessionWriter(out, sample_freq=rate, geometry=geometry, camera=cam_model,
-                           video_fps=src_fps or VIDEO_FPS, metadata=md, overwrite=overwrite)
+                           video_fps=src_fps or VIDEO_FPS, metadata=md, overwrite=overwrite) if out is not None else _NoFile()
+    if on_start is not None:
+        on_start(cam_model)
     frames_q: queue.Queue = queue.Queue(maxsize=64)
     cam_times, audio_times = [], []
     stop_ev = threading.Event()
@@ -238,12 +276,35 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
     written_gaps = [0]
     limit = int(round(duration * rate)) if duration is not None else None
 
-    def put_audio(block):
+    # The file is written by its own thread, in order: a flush (~0.15 s a second with SWMR) then
+    # holds up neither the ring's reader nor a live view's tap. Its queue holds about the ring's
+    # length; a disk slower than that holds up the reader, the ring fills, and the blocks it
+    # cannot take become counted gaps, as before.
+    ops: queue.Queue = queue.Queue(maxsize=int(ring_seconds * rate / blocksize) + 64)
+    disk_failed: list = []
+    planned = [0]  # samples handed to the file (and the tap) so far
+
+    def disk():
+        while True:
+            op = ops.get()
+            if op is None:
+                return
+            if disk_failed:
+                continue  # keep draining so the reader never blocks on a dead writer
+            try:
+                op[0](*op[1:])
+            except BaseException as exc:
+                disk_failed.append(exc)
+
+    def put_audio(block, wall=None):
         # a capture asked for D seconds holds exactly D seconds, though blocks overshoot
         if limit is not None:
-            block = block[: max(0, limit - writer.n_samples)]
+            block = block[: max(0, limit - planned[0])]
         if len(block):
-            writer.write_audio(block)
+            if tap is not None:
+                tap.push_audio(planned[0], block, wall)
+            ops.put((writer.write_audio, block))
+            planned[0] += len(block)
 
     def drain(final=False):
         nonlocal last_idx
@@ -255,7 +316,7 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
         while events:
             ev = events.popleft()
             if ev[0] == "data":
-                put_audio(ring.pop(ev[1]))
+                put_audio(ring.pop(ev[1]), ev[2])
                 continue
             _, start, n = ev
             if limit is not None:
@@ -270,9 +331,9 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
                 stats.gaps.append((start, n))
         while len(stats.gaps) > written_gaps[0]:
             # a gap is final once audio follows it (or at the end)
-            if len(stats.gaps) - written_gaps[0] == 1 and not final and (not events and sum(stats.gaps[-1]) >= writer.n_samples):
+            if len(stats.gaps) - written_gaps[0] == 1 and not final and (not events and sum(stats.gaps[-1]) >= planned[0]):
                 break
-            writer.write_gap(*stats.gaps[written_gaps[0]])
+            ops.put((writer.write_gap, *stats.gaps[written_gaps[0]]))
             written_gaps[0] += 1
         while True:
             try:
@@ -282,46 +343,84 @@ def capture_live(out: str | Path, *, audio_device, channels: int, rate: float, g
             idx = max(idx, last_idx + 1)  # strictly increasing, even for frames read in a burst
             if limit is not None and idx >= limit:
                 continue
-            writer.write_frames(img[None], np.array([idx]))
+            if tap is not None:
+                tap.push_frame(idx, img)
+            ops.put((writer.write_frames, img[None], np.array([idx])))
             last_idx = idx
             stats.frames += 1
             cam_times.append(cam_t)
             audio_times.append(aud_t)
 
     reason = "completed"
+    lost = None
+    dev_name = sd.query_devices(dev)["name"]
     try:
         stream = sd.InputStream(device=dev, channels=channels, samplerate=rate, dtype="float32",
                                 blocksize=blocksize, callback=callback)
         vt = threading.Thread(target=video_loop, daemon=True) if cap is not None else None
-        with stream:
+        disk_thread = threading.Thread(target=disk, name="acam-capture-writer", daemon=True)
+        disk_thread.start()
+        stream.start()
+        state["last"] = time.monotonic()
+        try:
             if vt:
                 vt.start()
             while True:
-                time.sleep(0.05)
+                time.sleep(0.01 if tap is not None else 0.05)  # a live view is waiting for the newest block
                 drain()
+                if disk_failed:
+                    raise AcamError(f"{out}: writing failed: {disk_failed[0]}") from disk_failed[0]
                 if progress:
-                    progress(writer.n_samples, int(duration * rate) if duration else None)
+                    progress(planned[0], int(duration * rate) if duration else None)
                 if duration is not None and state["pos"] >= duration * rate:
                     break
                 r = should_stop() if should_stop else None
                 if r:
                     reason = f"stopped by {r}"
                     break
+                silent = time.monotonic() - state["last"]
+                if silent > lost_after or not stream.active:
+                    lost = (f"audio device {dev_name!r} stopped delivering audio after {planned[0] / rate:.1f} s "
+                            f"({'its stream ended' if silent <= lost_after else f'nothing for {silent:.1f} s'}: "
+                            "unplugged, or its audio server stopped)")
+                    reason = "device lost"
+                    break
+        finally:
+            if lost:  # PortAudio may never return from stopping a device that has gone: not our file's problem
+                closer = threading.Thread(target=_close_quietly, args=(stream, True), daemon=True)
+                closer.start()
+                closer.join(timeout=2.0)
+                state["hung"] = closer.is_alive()
+            else:
+                _close_quietly(stream, False)
         stop_ev.set()
         if vt:
             vt.join(timeout=5)
         drain(final=True)
+        ops.put(None)
+        disk_thread.join()
+        if disk_failed:
+            raise AcamError(f"{out}: writing failed: {disk_failed[0]}") from disk_failed[0]
         if len(cam_times) > 10 and np.ptp(cam_times) > 0:
             slope = np.polyfit(np.asarray(cam_times), np.asarray(audio_times), 1)[0]
             stats.drift_ppm = float((slope - 1.0) * 1e6)
         summary = {k: v for k, v in vars(stats).items() if k != "gaps"}
-        writer.close(reason, attrs={"capture_stats_json": json.dumps(summary)})
+        writer.close(lost or reason, attrs={"capture_stats_json": json.dumps(summary)})
+        if tap is not None:
+            tap.close(lost or reason)
     except BaseException as exc:
         stop_ev.set()
+        if "disk_thread" in locals() and disk_thread.is_alive():
+            ops.put(None)
+            disk_thread.join(timeout=30)
         writer.close(f"error: {type(exc).__name__}: {exc}", clean=False)
+        if tap is not None:
+            tap.close(f"error: {exc}")
         raise
     finally:
         if cap is not None:
             cap.release()
-    return {"path": str(out), "samples": writer.n_samples, "duration_s": writer.n_samples / rate,
-            "stopped_by": None if reason == "completed" else reason, **summary, "gaps": stats.gaps}
+    return {"path": None if out is None else str(out), "samples": writer.n_samples, "duration_s": writer.n_samples / rate,
+            "stopped_by": None if reason in ("completed", "device lost") else reason, "device_lost": lost,
+            "device_hung": bool(state.get("hung")),
+            **summary, "gaps": stats.gaps}

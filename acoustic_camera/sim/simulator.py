@@ -466,6 +466,27 @@ def marker_corners(camera: Camera, centre: np.ndarray, side: float) -> np.ndarra
     return uv
 
 
+def session_writer(cfg: SimConfig, sim: "Simulator", path: str | Path, *, overwrite: bool = False) -> SessionWriter:
+    """The session file a simulation is written to, with its metadata: one owner for
+    ``acam capture`` and the live view's ``--simulated --record``, so both write the same file."""
+    meta = {
+        "device": "simulated DualCam (pyroomacoustics)", "scenario": cfg.scenario,
+        "label": ",".join(s.label for s in cfg.sources if not s.silent),
+        "subject": f"subject-{cfg.subject:02d}" if cfg.subject is not None else f"sim-seed-{cfg.seed}",
+        "simulation": {
+            "seed": cfg.seed, "room_seed": cfg.room_seed, "duration": cfg.duration, "hop": sim.hop, "ism_order": sim.scenario.ism_order,
+            "sources": [{"label": s.label, "motion": s.motion, "position": s.position, "level_pa": s.level_pa,
+                         "silent": s.silent} for s in cfg.sources],
+            "noise": cfg.noise, "units": "pascal",
+            "true_camera": None if cfg.true_camera is None else cfg.true_camera.to_dict(),
+            "marker_size": cfg.marker_size, "video_delay": cfg.video_delay, "subject": cfg.subject,
+        },
+    }
+    return SessionWriter(path, sample_freq=cfg.sample_freq, geometry=cfg.geometry, camera=cfg.camera,
+                         video_fps=cfg.video_fps, metadata=meta, source_labels=sim.labels, truth_attrs=sim.truth_attrs,
+                         overwrite=overwrite)
+
+
 def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = False,
                      progress: Callable[[int, int], None] | None = None,
                      should_stop: Callable[[], str | None] | None = None, direct: bool = False) -> dict:
@@ -480,22 +501,7 @@ def simulate_to_file(cfg: SimConfig, path: str | Path, *, overwrite: bool = Fals
     stopped_by = None
     sim = Simulator(cfg, keep_direct=direct)
     kept = []
-    meta = {
-        "device": "simulated DualCam (pyroomacoustics)", "scenario": cfg.scenario,
-        "label": ",".join(s.label for s in cfg.sources if not s.silent),
-        "subject": f"subject-{cfg.subject:02d}" if cfg.subject is not None else f"sim-seed-{cfg.seed}",
-        "simulation": {
-            "seed": cfg.seed, "room_seed": cfg.room_seed, "duration": cfg.duration, "hop": sim.hop, "ism_order": sim.scenario.ism_order,
-            "sources": [{"label": s.label, "motion": s.motion, "position": s.position, "level_pa": s.level_pa,
-                         "silent": s.silent} for s in cfg.sources],
-            "noise": cfg.noise, "units": "pascal",
-            "true_camera": None if cfg.true_camera is None else cfg.true_camera.to_dict(),
-            "marker_size": cfg.marker_size, "video_delay": cfg.video_delay, "subject": cfg.subject,
-        },
-    }
-    with SessionWriter(path, sample_freq=cfg.sample_freq, geometry=cfg.geometry, camera=cfg.camera,
-                       video_fps=cfg.video_fps, metadata=meta, source_labels=sim.labels, truth_attrs=sim.truth_attrs,
-                       overwrite=overwrite) as w:
+    with session_writer(cfg, sim, path, overwrite=overwrite) as w:
         for ch in sim.chunks():
             w.write_frames(ch.frames, ch.frame_sample_index, ch.truth)
             w.write_audio(ch.audio)
