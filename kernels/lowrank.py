@@ -94,6 +94,13 @@ def _diagonal_share(xp, Wa2, d):
     return xp.moveaxis(out, -1, 0)
 
 
+def steering_norm(xp, W):
+    """(1, B, P) float64: |w|^2 per bin and point, the term Capon and functional beamforming
+    compare against (in float64: Capon's difference nearly cancels it). It depends on the
+    steering only, so a caller that keeps W may keep this too."""
+    return xp.sum(_power(W.astype(xp.complex128)), axis=-1)[None]
+
+
 def das(xp, Y, W, x, index, diagonal: bool = True):
     """Delay-and-sum (C, B, P) of the windows (:func:`.estimators.das`): the windows' mean beam
     power, less ``|w|^2 . diag(C)`` without the diagonal."""
@@ -105,26 +112,27 @@ def das(xp, Y, W, x, index, diagonal: bool = True):
     return xp.maximum((q - window_mean(xp, per_frame, index)) * (m / (m - 1)), 0.0)
 
 
-def functional(xp, Y, W, G, index, nu: float):
-    """Functional beamforming of order ``nu`` (:func:`.estimators.functional`)."""
+def functional(xp, Y, W, G, index, nu: float, norm=None):
+    """Functional beamforming of order ``nu`` (:func:`.estimators.functional`); ``norm``:
+    :func:`steering_norm` of W when the caller keeps it."""
     lam, V = xp.linalg.eigh(G)  # (C, B, L), (C, B, L, L)
     top = xp.max(lam, axis=-1, keepdims=True)
     keep = lam > top * EIG_FLOOR  # as the reference: rounding-level directions count as 0
     weight = xp.where(keep, xp.maximum(lam, 1e-300) ** (1.0 / nu - 1.0), 0.0) / index.shape[1]
     q = projected_power(xp, Y, index, V * xp.sqrt(weight)[..., None, :])
-    norm = xp.sum(_power(W.astype(xp.complex128)), axis=-1)[None]  # (1, B, P)
+    norm = steering_norm(xp, W) if norm is None else norm
     return norm * xp.maximum(q / norm, 0.0) ** nu
 
 
-def capon(xp, Y, W, G, index, n_mics: int, loading: float):
+def capon(xp, Y, W, G, index, n_mics: int, loading: float, norm=None):
     """Capon with diagonal loading (:func:`.estimators.capon`); ``loading`` must be > 0 unless a
-    window has at least as many frames as microphones."""
+    window has at least as many frames as microphones; ``norm``: :func:`steering_norm` of W."""
     d = loading * xp.trace(G, axis1=-2, axis2=-1).real / n_mics  # (C, B)
     lam, V = xp.linalg.eigh(G)
     # A (d I + G)^-1 A^H nearly cancels |w|^2 at a strong source: float64 keeps the difference
     F = V / xp.sqrt((xp.maximum(lam, 0.0) + d[..., None]) * index.shape[1])[..., None, :]
     aSa = projected_power(xp, Y, index, F, xp.complex128)
-    norm = xp.sum(_power(W.astype(xp.complex128)), axis=-1)[None]
+    norm = steering_norm(xp, W) if norm is None else norm
     q = (norm - aSa) / d[..., None]
     return 1.0 / (n_mics * n_mics * q)
 

@@ -151,6 +151,21 @@ def assert_agree(out, ref, rtol=1e-4):
 SHARED_MADE_ONCE = ("models_dataset", "dualcamnet_teacher")
 
 
+@pytest.fixture(autouse=True)
+def _one_realtime_test_at_a_time(request, tmp_path_factory):
+    """Tests marked ``realtime`` (a JACK server, a real-time capture, a browser watching the live
+    view) run one at a time across the xdist workers: two at once on CI's two cores, each with
+    its own jackd or Chromium, starved the dummy driver into an input overflow."""
+    if request.node.get_closest_marker("realtime") is None:
+        yield
+        return
+    import fcntl
+
+    with open(tmp_path_factory.getbasetemp().parent / "acam-realtime.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def pytest_collection_modifyitems(config, items):
     """Order for two workers around the models' shared dataset and teacher (made once, minutes of
     work, behind a lock). Work stealing hands each worker a contiguous half of the list and

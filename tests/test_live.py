@@ -56,6 +56,7 @@ def _check_exact(audio, start=0, stop=None):
 
 
 @pytest.mark.slow  # records in real time
+@pytest.mark.realtime
 def test_128_channels_arrive_in_order_sample_exact_without_drops(player, tmp_path):
     out = tmp_path / "live.h5"
     r = run_acam("capture", "--out", out, "--audio-device", "system", "--channels", 128, "--rate", FS,
@@ -71,6 +72,7 @@ def test_128_channels_arrive_in_order_sample_exact_without_drops(player, tmp_pat
 
 
 @pytest.mark.slow  # records in real time
+@pytest.mark.realtime
 def test_stalled_writer_becomes_a_gap_of_the_right_length(player, tmp_path):
     out = tmp_path / "gap.h5"
     r = run_acam("capture", "--out", out, "--audio-device", "system", "--duration", 6, "--ring-seconds", 0.5,
@@ -91,6 +93,7 @@ def test_stalled_writer_becomes_a_gap_of_the_right_length(player, tmp_path):
 
 
 @pytest.mark.slow  # records in real time
+@pytest.mark.realtime
 def test_camera_from_a_video_file_is_stamped_on_the_audio_clock(player, tmp_path):
     video = tmp_path / "cam.avi"
     w = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 12, (320, 240))

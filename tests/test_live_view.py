@@ -119,6 +119,7 @@ def test_a_port_in_use_is_one_line_before_anything_starts(tmp_path):
     assert not (tmp_path / "x.h5").exists()  # nothing recorded, nothing half-written
 
 
+@pytest.mark.realtime  # 1.5 s played in real time
 def test_run_live_applies_a_calibration_and_records_through_the_api(tmp_path):
     """The Python API end to end without a browser: a calibration's excluded microphones and
     camera reach the live beamformer; the pictures still find the source."""
@@ -166,6 +167,7 @@ def _freeze_and_shoot(browser):
 
 @needs_chromium
 @pytest.mark.slow  # real time: 10 s of simulated audio
+@pytest.mark.realtime
 def test_the_page_shows_a_walking_source_at_its_pixel_and_records_what_capture_would(tmp_path):
     rec = tmp_path / "rec.h5"
     run = LiveRun("noise:walk", "2000:5000", rec, seed=2)
@@ -217,6 +219,7 @@ def test_the_page_shows_a_walking_source_at_its_pixel_and_records_what_capture_w
 
 @needs_chromium
 @pytest.mark.slow  # real time: 10 s of simulated audio
+@pytest.mark.realtime
 def test_onset_to_overlay_latency_and_clients_that_stall_or_leave(tmp_path):
     from websockets.sync.client import connect
 

@@ -47,6 +47,7 @@ def _live(*args):
 
 @pytest.mark.skipif(chromium_path() is None, reason="no chromium (Debian package chromium; `make system-deps`)")
 @pytest.mark.slow  # real time
+@pytest.mark.realtime
 def test_a_jack_device_and_a_video_camera_show_the_source_at_its_pixel(scene, tmp_path):
     audio, truth, video = scene
     rec = tmp_path / "rec.h5"
@@ -76,6 +77,7 @@ def test_a_jack_device_and_a_video_camera_show_the_source_at_its_pixel(scene, tm
 
 
 @pytest.mark.slow  # real time
+@pytest.mark.realtime
 def test_a_device_that_disappears_ends_in_one_message_and_a_clean_file(scene, tmp_path):
     audio, _, video = scene
     rec = tmp_path / "lost.h5"

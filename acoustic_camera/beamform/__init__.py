@@ -11,6 +11,7 @@ __getattr__, __all__ = lazy_exports(__name__, {
     "Beamformer": "beamformer", "beamform_session": "pipeline", "mfcc": "features",
     "band_energy_db": "features", "MfccSpec": "features", "STEERING": "steering",
     "METHODS": "methods", "MethodSpec": "methods", "band_maps": "methods", "iter_band_maps": "methods",
+    "MethodStream": "methods",
     "WEIGHTINGS": "methods", "listen": "listen", "ListenSpec": "listen", "LISTEN_METHODS": "listen",
     "si_sdr": "listen",
 })

@@ -84,10 +84,12 @@ def estimate(spec: MethodSpec, C: np.ndarray, W: np.ndarray) -> np.ndarray:
     return est.cleansc(np, C, W, spec.damp, spec.n_iter, spec.stopn)[0]
 
 
-def estimate_windows(xp, spec: MethodSpec, W, x, index):
+def estimate_windows(xp, spec: MethodSpec, W, x, index, Y=None, norm=None):
     """The fast path (:mod:`acoustic_camera.kernels.lowrank`): the method's map (C, B, P) for the
-    windows ``index`` (C, L) of the frames' spectra ``x`` (B, M, N), steering W (B, P, M)."""
-    Y = lr.beam_spectra(xp, W, x)
+    windows ``index`` (C, L) of the frames' spectra ``x`` (B, M, N), steering W (B, P, M); ``Y``:
+    the frames' beam spectra W x, ``norm`` W's :func:`~acoustic_camera.kernels.lowrank.steering_norm`,
+    when the caller keeps them (a stream does)."""
+    Y = lr.beam_spectra(xp, W, x) if Y is None else Y
     m = spec.method
     if m in ("das", "das-diag"):
         return lr.das(xp, Y, W, x, index, diagonal=m == "das")
@@ -95,8 +97,8 @@ def estimate_windows(xp, spec: MethodSpec, W, x, index):
         return lr.cleansc(xp, Y, W, x, index, spec.damp, spec.n_iter, spec.stopn)[0]
     G = lr.gram(xp, x, index)
     if m == "functional":
-        return lr.functional(xp, Y, W, G, index, spec.nu)
-    return lr.capon(xp, Y, W, G, index, x.shape[1], spec.loading)
+        return lr.functional(xp, Y, W, G, index, spec.nu, norm)
+    return lr.capon(xp, Y, W, G, index, x.shape[1], spec.loading, norm)
 
 
 def combine(xp, maps, weighting: str = "power"):
@@ -110,6 +112,24 @@ def combine(xp, maps, weighting: str = "power"):
 
 
 STEERING_CACHE_BYTES = 256 << 20  # a band's steering kept between batches up to this size
+
+
+def band_steering(xp, bf: Beamformer, bins: np.ndarray, block: int, dtype):
+    """The band's bins in blocks of ``block`` and ``steer(b)``, block b's steering (B, P, M):
+    kept with the plan (one band at a time) when it fits in :data:`STEERING_CACHE_BYTES`, since
+    a live view or a render asks again and again; else made on each call."""
+    blocks = [bins[b0:b0 + block] for b0 in range(0, bins.size, block)]
+    size = bins.size * bf.plan.n_points * bf.plan.n_mics * np.dtype(dtype).itemsize
+    if size > STEERING_CACHE_BYTES:
+        return blocks, lambda b: steering_table(xp, bf.plan.tau, bf.plan.amp, bf.freqs[blocks[b]], dtype)
+    key = ("methods", xp.__name__, np.dtype(dtype).name, block, bins.tobytes())
+    hit = bf.plan.cache.get("methods_steering")
+    if hit is not None and hit[0] == key:
+        kept = hit[1]
+    else:
+        kept = [steering_table(xp, bf.plan.tau, bf.plan.amp, bf.freqs[sel], dtype) for sel in blocks]
+        bf.plan.cache["methods_steering"] = (key, kept)
+    return blocks, kept.__getitem__
 
 
 def iter_band_maps(read, frame_sample_index: np.ndarray, n_samples: int, n_channels: int, bf: Beamformer,
@@ -130,19 +150,7 @@ def iter_band_maps(read, frame_sample_index: np.ndarray, n_samples: int, n_chann
     if centres.size and (centres[0] < 0 or centres[-1] >= n):
         raise AcamError(f"frames {int(centres[0])}..{int(centres[-1])}: the session has frames 0..{n - 1}")
     xp = np if reference else array_module(bf.backend)
-    blocks = [bins[b0:b0 + block] for b0 in range(0, bins.size, block)]
-    dtype = np.complex128 if reference else xp.complex64
-    size = bins.size * bf.plan.n_points * bf.plan.n_mics * np.dtype(dtype).itemsize
-    kept = None
-    if size <= STEERING_CACHE_BYTES:
-        # kept with the plan (one band at a time): a live view or a render asks again and again
-        key = ("methods", xp.__name__, np.dtype(dtype).name, block, bins.tobytes())
-        hit = bf.plan.cache.get("methods_steering")
-        if hit is not None and hit[0] == key:
-            kept = hit[1]
-        else:
-            kept = [steering_table(xp, bf.plan.tau, bf.plan.amp, bf.freqs[sel], dtype) for sel in blocks]
-            bf.plan.cache["methods_steering"] = (key, kept)
+    blocks, steer = band_steering(xp, bf, bins, block, np.complex128 if reference else xp.complex64)
     i = 0
     while i < centres.size:
         # the next batch: up to `batch` wanted frames lying within `batch` frames of its first
@@ -155,7 +163,7 @@ def iter_band_maps(read, frame_sample_index: np.ndarray, n_samples: int, n_chann
         index = None if reference else xp.asarray(lr.window_index(np, cs, k, n, offset=lo))
         Xd = X if reference else xp.asarray(X)
         for b, sel in enumerate(blocks):
-            W = kept[b] if kept is not None else steering_table(xp, bf.plan.tau, bf.plan.amp, bf.freqs[sel], dtype)
+            W = steer(b)
             if reference:
                 C = est.short_time_csm(np, X, k, sel, cs, offset=lo, total=n)
                 maps = estimate(spec, C, W)
@@ -181,3 +189,66 @@ def band_maps(read, frame_sample_index: np.ndarray, n_samples: int, n_channels: 
         if progress:
             progress(int(cs[-1]) + 1, n)
     return out
+
+
+class MethodStream:
+    """A method's map of the newest frame from the ``csm_frames`` frames up to it, for frames
+    that arrive one at a time (the live view): each frame's spectra and beam spectra W x are
+    made once, when it first appears, and kept while it is in a window, so a map costs the
+    window's small K x K work rather than K frames' products with the steering. Equal to
+    :func:`iter_band_maps` on the same frames (whose window at the last frame is the last K).
+
+    ``map(read, frames, n_samples, n_channels)``: ``frames`` the sample indices of the frames so
+    far (the newest last, its window's samples arrived), ``read(a, b)`` samples [a, b) of the
+    ``n_samples`` there are; returns (rows, cols) float32, the band's sum."""
+
+    def __init__(self, bf: Beamformer, spec: MethodSpec, band, block: int = 32):
+        self.bf, self.spec = bf, spec
+        self.xp = array_module(bf.backend)
+        self.blocks, self.steer = band_steering(self.xp, bf, band_bins(bf.freqs, band), block, self.xp.complex64)
+        self._kept: dict = {}  # frame sample index -> per block (x (B, M), Y (B, P)); das: power (B, P)
+        self._norms: dict = {}  # block -> steering_norm, for Capon and functional
+
+    def _frame(self, read, s: int, n_samples: int, n_channels: int):
+        xp, bf = self.xp, self.bf
+        starts, _ = frame_windows([s], bf.nfft, n_samples)
+        X = bf.spectra(gather_frames(read, starts, bf.nfft, n_samples, n_channels))
+        if self.spec.method == "das":
+            # a window's delay-and-sum is its frames' mean beam power, and a frame's beam power is
+            # the kernel's own volume: ~13 ms for all 512 bins, where W x reads a band's whole
+            # steering table (150 MB for 1-2 kHz) for every frame
+            power = xp.asarray(bf.power(X)[0].reshape(bf.plan.n_points, -1))  # (P, F)
+            return [power[:, xp.asarray(sel)].T for sel in self.blocks]  # (B, P) per block
+        X = xp.asarray(X[0])  # (M, F)
+        out = []
+        for b, sel in enumerate(self.blocks):
+            x = xp.ascontiguousarray(X[:, xp.asarray(sel)].T)  # (B, M)
+            out.append((x, lr.beam_spectra(xp, self.steer(b), x[:, :, None])[:, :, 0]))
+        return out
+
+    def map(self, read, frames, n_samples: int, n_channels: int) -> np.ndarray:
+        xp = self.xp
+        window = [int(s) for s in list(frames)[-self.spec.csm_frames:]]
+        for s in window:
+            if s not in self._kept:
+                self._kept[s] = self._frame(read, s, n_samples, n_channels)
+        for s in [s for s in self._kept if s not in window]:
+            del self._kept[s]
+        index = xp.arange(len(window))[None]
+        out = xp.zeros(self.bf.plan.n_points, xp.float32)
+        for b in range(len(self.blocks)):
+            if self.spec.method == "das":
+                maps = xp.mean(xp.stack([self._kept[s][b] for s in window]).astype(xp.float64), axis=0)[None]
+                out += combine(xp, maps, self.spec.weighting)[0].astype(xp.float32)
+                continue
+            x = xp.stack([self._kept[s][b][0] for s in window], axis=-1)  # (B, M, L)
+            Y = xp.stack([self._kept[s][b][1] for s in window], axis=-1)  # (B, P, L)
+            norm = None
+            if self.spec.method in ("capon", "functional"):
+                if b not in self._norms:
+                    self._norms[b] = lr.steering_norm(xp, self.steer(b))
+                norm = self._norms[b]
+            maps = estimate_windows(xp, self.spec, self.steer(b), x, index, Y=Y, norm=norm)
+            out += combine(xp, maps, self.spec.weighting)[0].astype(xp.float32)
+        out = out if xp is np else xp.asnumpy(out)
+        return out.reshape(self.bf.grid.rows, self.bf.grid.cols)

@@ -5,6 +5,9 @@ window (the kernel's one-frame delay-and-sum over all 512 bins, or a short-time 
 last K frames' CSM), sums the band, blends the map over the picture as ``acam render`` does,
 encodes it and publishes it. It never queues work: when it falls behind it skips to the newest
 frame (and counts the frames it skipped), so a slow machine shows fewer frames, never older ones.
+A short-time method keeps each frame's spectra and beam spectra while the frame is in its window
+(:class:`~acoustic_camera.beamform.methods.MethodStream`), so a picture costs one new frame's
+products with the steering, not K.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 
 from ...beamform.beamformer import Beamformer
 from ...beamform.features import band_bins, band_energy_db, power_db
-from ...beamform.methods import METHODS, WEIGHTINGS, MethodSpec, iter_band_maps
+from ...beamform.methods import METHODS, WEIGHTINGS, MethodSpec, MethodStream
 from ...constants import ENERGY_BAND, VIDEO_FPS
 from ...errors import AcamError
 from ..render import COLORMAP, RenderOptions, overlay_frame
@@ -91,6 +94,7 @@ class LiveImager:
         self._made: collections.deque = collections.deque(maxlen=256)  # wall times of publication
         self._compute: collections.deque = collections.deque(maxlen=256)  # seconds per picture
         self.skipped = 0
+        self._stream = None  # (settings, MethodStream) of a short-time method
         self.first_made = self.last_made = None  # wall times of the first and the newest picture
         self._blank = np.full((bf.camera.height, bf.camera.width, 3), 40, np.uint8)
 
@@ -145,11 +149,10 @@ class LiveImager:
             volume = self.bf(self.feed.read(s - half, s + half)[None])
             energy = band_energy_db(volume, self.bf.freqs, st.band)[0]
         else:
-            spec = MethodSpec(method=st.method, csm_frames=st.csm_frames, weighting=st.weighting)
-            fsi = np.asarray(times[: i + 1][-st.csm_frames:], np.int64)
-            _, maps = next(iter_band_maps(self.feed.read, fsi, end, self.feed.n_channels, self.bf, spec, st.band,
-                                          centres=[len(fsi) - 1], batch=1))
-            energy = power_db(maps)[0]
+            if self._stream is None or self._stream[0] != st:  # new settings: a new stream
+                spec = MethodSpec(method=st.method, csm_frames=st.csm_frames, weighting=st.weighting)
+                self._stream = (st, MethodStream(self.bf, spec, st.band))
+            energy = power_db(self._stream[1].map(self.feed.read, times[: i + 1], end, self.feed.n_channels))
         top = float(energy.max())
         opts = RenderOptions(dynamic_range_db=st.dynamic_range_db, band=st.band, colorbar=False)
         img = overlay_frame(picture if picture is not None else self._blank, energy, top, opts)
