@@ -29,7 +29,7 @@ from ..array.camera import Camera
 from ..array.geometry import ArrayGeometry
 from ..constants import CAMERA_HFOV_DEG, VIDEO_FPS
 from ..errors import AcamError
-from .session import SessionWriter
+from .session import SessionWriter, WriteBehind
 
 
 def _sd():
@@ -276,25 +276,11 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
     written_gaps = [0]
     limit = int(round(duration * rate)) if duration is not None else None
 
-    # The file is written by its own thread, in order: a flush (~0.15 s a second with SWMR) then
-    # holds up neither the ring's reader nor a live view's tap. Its queue holds about the ring's
-    # length; a disk slower than that holds up the reader, the ring fills, and the blocks it
-    # cannot take become counted gaps, as before.
-    ops: queue.Queue = queue.Queue(maxsize=int(ring_seconds * rate / blocksize) + 64)
-    disk_failed: list = []
+    # the file behind its own thread: a flush holds up neither the ring's reader nor a live
+    # view's tap; about a ring's length of calls may wait, then a slow disk holds up the reader,
+    # the ring fills, and the blocks it cannot take become counted gaps, as before
+    ops = None
     planned = [0]  # samples handed to the file (and the tap) so far
-
-    def disk():
-        while True:
-            op = ops.get()
-            if op is None:
-                return
-            if disk_failed:
-                continue  # keep draining so the reader never blocks on a dead writer
-            try:
-                op[0](*op[1:])
-            except BaseException as exc:
-                disk_failed.append(exc)
 
     def put_audio(block, wall=None):
         # a capture asked for D seconds holds exactly D seconds, though blocks overshoot
@@ -303,7 +289,7 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
         if len(block):
             if tap is not None:
                 tap.push_audio(planned[0], block, wall)
-            ops.put((writer.write_audio, block))
+            ops.put(writer.write_audio, block)
             planned[0] += len(block)
 
     def drain(final=False):
@@ -333,7 +319,7 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
             # a gap is final once audio follows it (or at the end)
             if len(stats.gaps) - written_gaps[0] == 1 and not final and (not events and sum(stats.gaps[-1]) >= planned[0]):
                 break
-            ops.put((writer.write_gap, *stats.gaps[written_gaps[0]]))
+            ops.put(writer.write_gap, *stats.gaps[written_gaps[0]])
             written_gaps[0] += 1
         while True:
             try:
@@ -345,7 +331,7 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
                 continue
             if tap is not None:
                 tap.push_frame(idx, img)
-            ops.put((writer.write_frames, img[None], np.array([idx])))
+            ops.put(writer.write_frames, img[None], np.array([idx]))
             last_idx = idx
             stats.frames += 1
             cam_times.append(cam_t)
@@ -358,8 +344,7 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
         stream = sd.InputStream(device=dev, channels=channels, samplerate=rate, dtype="float32",
                                 blocksize=blocksize, callback=callback)
         vt = threading.Thread(target=video_loop, daemon=True) if cap is not None else None
-        disk_thread = threading.Thread(target=disk, name="acam-capture-writer", daemon=True)
-        disk_thread.start()
+        ops = WriteBehind(depth=int(ring_seconds * rate / blocksize) + 64, name="acam-capture-writer")
         stream.start()
         state["last"] = time.monotonic()
         try:
@@ -368,8 +353,8 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
             while True:
                 time.sleep(0.01 if tap is not None else 0.05)  # a live view is waiting for the newest block
                 drain()
-                if disk_failed:
-                    raise AcamError(f"{out}: writing failed: {disk_failed[0]}") from disk_failed[0]
+                if ops.failed:
+                    raise AcamError(f"{out}: writing failed: {ops.failed}") from ops.failed
                 if progress:
                     progress(planned[0], int(duration * rate) if duration else None)
                 if duration is not None and state["pos"] >= duration * rate:
@@ -397,10 +382,8 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
         if vt:
             vt.join(timeout=5)
         drain(final=True)
-        ops.put(None)
-        disk_thread.join()
-        if disk_failed:
-            raise AcamError(f"{out}: writing failed: {disk_failed[0]}") from disk_failed[0]
+        if ops.finish():
+            raise AcamError(f"{out}: writing failed: {ops.failed}") from ops.failed
         if len(cam_times) > 10 and np.ptp(cam_times) > 0:
             slope = np.polyfit(np.asarray(cam_times), np.asarray(audio_times), 1)[0]
             stats.drift_ppm = float((slope - 1.0) * 1e6)
@@ -410,9 +393,8 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
             tap.close(lost or reason)
     except BaseException as exc:
         stop_ev.set()
-        if "disk_thread" in locals() and disk_thread.is_alive():
-            ops.put(None)
-            disk_thread.join(timeout=30)
+        if ops is not None:
+            ops.finish(timeout=30)
         writer.close(f"error: {type(exc).__name__}: {exc}", clean=False)
         if tap is not None:
             tap.close(f"error: {exc}")

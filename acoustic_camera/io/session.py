@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -290,6 +292,44 @@ class SessionWriter:
 
 
 # -- reading -------------------------------------------------------------------------------
+class WriteBehind:
+    """A writer's calls run in order in a thread of their own, so the thread that hands them over
+    (a capture's ring reader, a real-time player) never waits for the disk: a flush of a SWMR
+    session takes ~0.15 s each second.
+
+    ``put(fn, *args)`` queues ``fn(*args)``; with ``depth`` > 0 it blocks while ``depth`` calls
+    wait (a disk slower than that then holds up the caller, whose own buffer overflows and
+    counts the loss). After the first error (kept in ``failed``) calls are dropped but still
+    taken off the queue, so ``put`` never blocks on a dead writer. ``finish()`` runs what is
+    queued, stops the thread, and returns ``failed``."""
+
+    def __init__(self, depth: int = 0, name: str = "acam-writer"):
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self.failed: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            op = self._q.get()
+            if op is None:
+                return
+            if self.failed is None:
+                try:
+                    op[0](*op[1:])
+                except BaseException as exc:
+                    self.failed = exc
+
+    def put(self, fn, *args) -> None:
+        self._q.put((fn, *args))
+
+    def finish(self, timeout: float | None = None) -> BaseException | None:
+        if self._thread.is_alive():
+            self._q.put(None)
+            self._thread.join(timeout)
+        return self.failed
+
+
 @dataclass
 class Truth:
     """Ground truth of a simulated session, per video frame and source, describing the stretch

@@ -45,15 +45,15 @@ class LiveFeed:
         block = np.asarray(block, np.float32)
         with self._cond:
             if start > self._end:  # lost audio: silence in its place, time kept
-                self._write(self._end, np.zeros((min(start - self._end, self._cap), self.n_channels), np.float32), start)
-            self._write(start, block[-self._cap:], start + len(block))
+                self._write(np.zeros((min(start - self._end, self._cap), self.n_channels), np.float32), start)
+            self._write(block[-self._cap:], start + len(block))
             self._arrivals.append((self._end, wall))
             self._cond.notify_all()
 
-    def _write(self, start: int, block: np.ndarray, end: int) -> None:
+    def _write(self, block: np.ndarray, end: int) -> None:
+        """``block`` as the samples up to ``end``."""
         n = len(block)
-        first = end - n
-        i = first % self._cap
+        i = (end - n) % self._cap
         k = min(n, self._cap - i)
         self._buf[i:i + k] = block[:k]
         self._buf[: n - k] = block[k:]

@@ -120,20 +120,21 @@ class LiveImager:
     def latest(self) -> LiveFrame | None:
         return self._latest
 
-    def _frame_times(self) -> tuple[list[int], np.ndarray | None]:
+    def _frame_times(self) -> tuple[list[int], list]:
         """Sample indices of the frames held (the camera's, or the frame rate's ticks when there
-        is no camera) and the newest picture."""
+        is no camera) and their pictures (None without a camera)."""
         frames = self.feed.frames()
         if frames:
-            return [s for s, _ in frames], frames[-1][1]
+            return [s for s, _ in frames], [p for _, p in frames]
         step = self.feed.sample_freq / self.fps
         last = int((self.feed.end - self.bf.nfft // 2) // step)
-        return [int(round(k * step)) for k in range(max(last - 47, 0), last + 1)], None
+        times = [int(round(k * step)) for k in range(max(last - 47, 0), last + 1)]
+        return times, [None] * len(times)
 
     def step(self) -> LiveFrame | None:
         half = self.bf.nfft // 2
         end = self.feed.end
-        times, picture = self._frame_times()
+        times, pictures = self._frame_times()
         ready = [i for i, s in enumerate(times) if s + half <= end]
         if not ready or times[ready[-1]] <= self._done:
             return None
@@ -141,8 +142,7 @@ class LiveImager:
         s = times[i]
         if self._done >= 0:
             self.skipped += sum(1 for t in times[:i] if t > self._done)
-        if picture is not None and times[-1] != s:  # the newest picture is not yet analysable
-            picture = dict(self.feed.frames()).get(s, picture)
+        picture = pictures[i]  # the newest frame whose window has arrived (not always the newest)
         st = self.settings
         t0 = time.perf_counter()
         if st.method == KERNEL:

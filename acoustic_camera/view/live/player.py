@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ...errors import AcamError
+from ...io.session import WriteBehind
 from ...sim.simulator import SimConfig, Simulator, session_writer
 from .feed import LiveFeed
 
@@ -59,27 +60,15 @@ def play_simulated(cfg: SimConfig, feed: LiveFeed, *, record: str | Path | None 
         put(None)
 
     writer = session_writer(cfg, sim, record, overwrite=overwrite) if record is not None else None
-    to_write: queue.Queue = queue.Queue()
-    write_failed: list = []
 
-    def write():  # the disk in its own thread, as a capture's writer: the "sound card" never waits for it
-        while True:
-            item = to_write.get()
-            if item is None:
-                return
-            ch, played = item
-            try:
-                keep = ch.frame_sample_index < played
-                writer.write_frames(ch.frames[keep], ch.frame_sample_index[keep], {k: v[keep] for k, v in ch.truth.items()})
-                writer.write_audio(ch.audio[:played - ch.start])
-                writer.flush()
-            except BaseException as exc:
-                write_failed.append(exc)
-                return
+    def write(ch, played):  # what was played of a group of frames
+        keep = ch.frame_sample_index < played
+        writer.write_frames(ch.frames[keep], ch.frame_sample_index[keep], {k: v[keep] for k, v in ch.truth.items()})
+        writer.write_audio(ch.audio[:played - ch.start])
+        writer.flush()
 
-    disk = threading.Thread(target=write, name="acam-sim-writer", daemon=True) if writer is not None else None
-    if disk is not None:
-        disk.start()
+    # the disk in its own thread, as a capture's: the "sound card" never waits for it
+    disk = WriteBehind(name="acam-sim-writer") if writer is not None else None
     producer = threading.Thread(target=produce, name="acam-sim", daemon=True)
     producer.start()
     fs = cfg.sample_freq
@@ -130,9 +119,9 @@ def play_simulated(cfg: SimConfig, feed: LiveFeed, *, record: str | Path | None 
                 if stopped_by:
                     break
             if disk is not None:
-                to_write.put((ch, played))
-            if write_failed:
-                raise AcamError(f"{record}: writing failed: {write_failed[0]}") from write_failed[0]
+                disk.put(write, ch, played)
+                if disk.failed:
+                    raise AcamError(f"{record}: writing failed: {disk.failed}") from disk.failed
             if progress:
                 progress(played, sim.n_samples)
             if stopped_by:
@@ -140,19 +129,16 @@ def play_simulated(cfg: SimConfig, feed: LiveFeed, *, record: str | Path | None 
     except BaseException as exc:
         quit_ev.set()
         if disk is not None:
-            to_write.put(None)
-            disk.join()
+            disk.finish()
             writer.close(f"error: {type(exc).__name__}: {exc}", clean=False)
         feed.close(f"error: {exc}")
         raise
     quit_ev.set()
     if disk is not None:
-        to_write.put(None)
-        disk.join()
-        if write_failed:
-            writer.close(f"error: {write_failed[0]}", clean=False)
-            feed.close(f"error: {write_failed[0]}")
-            raise AcamError(f"{record}: writing failed: {write_failed[0]}") from write_failed[0]
+        if disk.finish():
+            writer.close(f"error: {disk.failed}", clean=False)
+            feed.close(f"error: {disk.failed}")
+            raise AcamError(f"{record}: writing failed: {disk.failed}") from disk.failed
         writer.close(f"stopped by {stopped_by}" if stopped_by else "completed")
     feed.close(f"stopped by {stopped_by}" if stopped_by else "completed")
     return {"samples": played, "duration_s": played / fs, "stalls": stalls, "stall_s": stall_s, "late_max_s": late_max,

@@ -84,9 +84,7 @@ def run_live(source: SimulatedSource | DeviceSource, *, settings: ViewSettings =
         worker.start()
         url = server.start()
         parts.update(imager=imager, server=server, halt=halt, worker=worker)
-        watcher = threading.Thread(target=watch_view, name="acam-view-stop", daemon=True)
-        parts["watcher"] = watcher
-        watcher.start()
+        threading.Thread(target=watch_view, name="acam-view-stop", daemon=True).start()
         if on_url is not None:
             on_url(url)
 
@@ -94,18 +92,20 @@ def run_live(source: SimulatedSource | DeviceSource, *, settings: ViewSettings =
         while not view_stop.wait(0.1):
             if parts.get("done"):
                 return
-        shutdown_view()
+        shutdown_view(early=True)
 
     lock = threading.Lock()
 
-    def shutdown_view() -> None:
+    def shutdown_view(early: bool) -> None:
         with lock:
-            if "server" not in parts or parts.get("view_stopped_at") is not None:
+            if "server" not in parts or parts.get("view_down"):
                 return
+            parts["view_down"] = True
             parts["halt"].set()
             parts["worker"].join(timeout=10)
             parts["server"].stop()
-            parts["view_stopped_at"] = time.monotonic() - wall0
+            if early:  # stopped from the page while the source went on
+                parts["view_stopped_at"] = time.monotonic() - wall0
 
     def status(feed: LiveFeed) -> dict:
         return {"seconds": feed.end / feed.sample_freq, "closed": feed.closed,
@@ -136,9 +136,7 @@ def run_live(source: SimulatedSource | DeviceSource, *, settings: ViewSettings =
     finally:
         parts["done"] = True
         if "server" in parts:
-            stopped_early = parts.get("view_stopped_at")
-            shutdown_view()
-            parts["view_stopped_at"] = stopped_early
+            shutdown_view(early=False)
         else:
             sock.close()
     wall = time.monotonic() - wall0
