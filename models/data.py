@@ -141,6 +141,15 @@ def index_clips(pairs, clip_frames: int = FPS, hop_frames: int | None = None, bl
     return clips
 
 
+def non_overlapping(clips: list[Clip], block_seconds: float = 10.0) -> list[Clip]:
+    """The clips that start a whole number of clip lengths into their 10-s block: the ones that
+    share no audio (a student's 5-s clips start every second, so 2 of a block's 6 qualify; a
+    teacher's 1-s clips all do). Models are scored on these: overlapping clips are not
+    independent trials, and scoring them cost a student run as much as its epochs did."""
+    per_block = int(round(block_seconds * FPS))
+    return [c for c in clips if (c.start - c.block * per_block) % c.frames == 0]
+
+
 def session_blocks(pairs, block_seconds: float = 10.0, files: Files | None = None) -> dict[tuple[str, int], str]:
     """Every (session, block) unit of the sessions, whole block or not, and its scenario.
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..catalog import SCENARIOS
 from ..io.dataset import BLOCK_SECONDS
 from .cache import cache_root
-from .data import FPS, ClipDataset, Files, index_clips, session_key
+from .data import ClipDataset, Files, index_clips, non_overlapping, session_key
 from .kinds import AUDIO_MODELS, MFCC_MODELS
-from .train import TEACHER_FRAMES, accuracy, checkpoint_context, clip_frames, device_for, load_checkpoint
+from .train import checkpoint_context, clip_frames, device_for, load_checkpoint, predict
 
 ALL = "all"
 
@@ -43,8 +45,7 @@ def trained_on(ck: dict) -> str:
 def independent_clips(clips) -> int:
     """How many of the clips do not overlap: those starting a whole number of clip lengths into
     their 10-s block (students' 5-s clips start every second, so 6 per block overlap, 2 do not)."""
-    per_block = int(round(BLOCK_SECONDS * FPS))
-    return sum(1 for c in clips if (c.start - c.block * per_block) % c.frames == 0)
+    return len(non_overlapping(clips, BLOCK_SECONDS))
 
 
 def evaluate(checkpoints, pairs, device: str = "auto", labels=None, cache: str | None = None) -> list[dict]:
@@ -58,16 +59,19 @@ def evaluate(checkpoints, pairs, device: str = "auto", labels=None, cache: str |
         model, ck = load_checkpoint(path, dev)
         cfg, ctx = checkpoint_context(model, ck, dev, files)
         seen = {tuple(u) for u in ck.get("units", [])}
-        # students' 5-s clips start every second, as in training: more clips, a steadier figure
-        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
+        clips = [c for c in non_overlapping(index_clips(pairs, clip_frames=clip_frames(cfg), files=files))
                  if (session_key(c.session), c.block) not in seen]
         label = labels[i] if labels else model_label(ck)
-        scenarios = sorted({c.scenario for c in clips})
+        ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS,
+                         files=files)
+        truth, pred = predict(model, ds, ctx)  # once: each scenario's cell and "all" are slices of it
+        scen_of = np.array([c.scenario for c in clips])
+        scenarios = sorted(set(scen_of.tolist()))
         for scen in scenarios + ([ALL] if len(scenarios) > 1 else []):
-            part = [c for c in clips if scen == ALL or c.scenario == scen]
-            ds = ClipDataset(part, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS,
-                             files=files)
-            rows.append({"model": label, "train": trained_on(ck), "test": scen, "accuracy": accuracy(model, ds, ctx),
+            mask = np.ones(len(clips), bool) if scen == ALL else scen_of == scen
+            part = [c for c, m in zip(clips, mask) if m]
+            acc = float(np.mean(pred[mask] == truth[mask])) if mask.any() else float("nan")
+            rows.append({"model": label, "train": trained_on(ck), "test": scen, "accuracy": acc,
                          "clips": len(part), "independent": independent_clips(part), "checkpoint": str(Path(path)),
                          "pretrained": ck.get("pretrained"), "split_sha256": ck.get("split_sha256")})
     return rows

@@ -27,11 +27,11 @@ from ..io.acoustic import session_pairs
 from ..io.atomic import atomic_output
 from ..io.dataset import SPLIT_NAME, read_manifest, read_split
 from .cache import CACHE_DIR
-from .data import FPS, ClipDataset, Files, index_clips, session_key
+from .data import FPS, ClipDataset, Files, index_clips, non_overlapping, session_key
 from .evaluation import ALL, evaluate
 from .features import export_embeddings, transfer_scores
 from .kinds import AUDIO_MODELS, MFCC_MODELS
-from .train import TEACHER_FRAMES, TrainConfig, checkpoint_context, clip_frames, device_for, load_checkpoint, predict, train
+from .train import TrainConfig, checkpoint_context, clip_frames, device_for, load_checkpoint, predict, train
 
 TEACHER_COLUMNS = {"D": "dualcamnet", "R": "resnet50", "AV": "avnet"}
 STUDENT_TABLES = {"soundnet5": "Table 2. Test accuracy for SoundNet-5 (G: labels; D, R: distilled from DualCamNet, ResNet-50)",
@@ -42,7 +42,8 @@ TEACHER_TABLE = "Table 1. Test accuracy for teacher models (D: DualCamNet, R: Re
 
 @dataclass(frozen=True)
 class ExperimentPreset:
-    """Settings of every run: epochs per role, batch, learning rates and image size."""
+    """Settings of every run: epochs per role, batch, learning rates, image size, and the clips
+    an epoch draws from each 10-s training block (``TrainConfig.crops``; 0: all)."""
 
     name: str
     teacher_epochs: int
@@ -51,12 +52,16 @@ class ExperimentPreset:
     batch_size: int
     image_size: int
     recipe: str  # models.recipes: learning rates and weight decay
+    teacher_crops: int = 0  # of a block's ten 1-s clips
+    student_crops: int = 0  # of a block's six 5-s clips (students and distillation)
 
 
 EXPERIMENT_PRESETS = {
     "paper": ExperimentPreset("paper", 100, 100, 10, 32, 224, "paper"),
-    "small": ExperimentPreset("small", 8, 8, 6, 16, 112, "quick"),
-    "tiny": ExperimentPreset("tiny", 1, 1, 1, 8, 64, "quick"),
+    # two CPU cores, under two hours from an empty folder (README): 4 epochs of 4 of each block's
+    # ten 1-s clips for teachers, 5 of one of its six 5-s crops for students, batch 8
+    "small": ExperimentPreset("small", 4, 5, 5, 8, 112, "quick", teacher_crops=4, student_crops=1),
+    "tiny": ExperimentPreset("tiny", 1, 1, 1, 8, 64, "quick", teacher_crops=5, student_crops=2),
 }
 
 
@@ -75,7 +80,8 @@ def _runs(train_sets, seeds):
 def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_weights=None, audio_weights=None,
                    device: str = "auto", progress=None, train_sets=None) -> dict:
     """Train and score every model of the paper's Tables 1-3 on ``dataset`` (made by ``acam
-    dataset make``); writes ``out/report.md`` and ``out/report.json`` and returns the report.
+    dataset make``); writes ``out/report.md``, ``out/report.json`` and ``out/report.quotable.md``
+    (cells from fewer than MIN_CLIPS test clips withheld) and returns the report.
     ``train_sets``: the training sets (default: each scenario of the dataset, and "all")."""
     from .recipes import recipe
 
@@ -101,7 +107,8 @@ def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_w
         teacher = None
         if tcol:
             teacher = str(out / "runs" / f"seed{seed}" / ts / tcol / "best.pt")
-        cfg = TrainConfig(role=role, model=model, epochs=hp["epochs"], batch_size=hp["batch_size"], lr=hp["lr"],
+        crops = p.teacher_crops if role == "teacher" else p.student_crops
+        cfg = TrainConfig(role=role, model=model, epochs=hp["epochs"], batch_size=hp["batch_size"], crops=crops, lr=hp["lr"],
                           weight_decay=hp["weight_decay"], lam=hp["lam"], temperature=hp["temperature"], seed=seed,
                           teacher=teacher, train_scenario=None if ts == ALL else ts, test_scenario=None if ts == ALL else ts,
                           image_size=p.image_size, visual_weights=str(visual_weights) if visual_weights else None,
@@ -130,6 +137,8 @@ def run_experiment(dataset, out, preset: str = "small", seeds: int = 3, visual_w
         tmp.write_text(json.dumps(report, indent=1, default=float))
     with atomic_output(out / "report.md", overwrite=True) as tmp:
         tmp.write_text(report_markdown(report))
+    with atomic_output(out / "report.quotable.md", overwrite=True) as tmp:
+        tmp.write_text(report_markdown(report, withhold=True))
     return report
 
 
@@ -176,7 +185,7 @@ def _confusions(out: Path, pairs, split, train_set: str, device, cache: Path) ->
     for col in list(TEACHER_COLUMNS) + [f"{s}-{t}" for s in STUDENT_TABLES for t in ("G", "D", "R")]:
         model, ck = load_checkpoint(out / "runs" / "seed0" / train_set / col / "best.pt", dev)
         cfg, ctx = checkpoint_context(model, ck, dev, files)
-        clips = [c for c in index_clips(pairs, clip_frames=clip_frames(cfg), hop_frames=TEACHER_FRAMES, files=files)
+        clips = [c for c in non_overlapping(index_clips(pairs, clip_frames=clip_frames(cfg), files=files))
                  if split.part.get((session_key(c.session), c.block)) == "test"]
         ds = ClipDataset(clips, ck["classes"], None, audio=cfg.model in AUDIO_MODELS, mfcc=cfg.model in MFCC_MODELS,
                          files=files)
@@ -223,7 +232,7 @@ def summarise(results: list[dict], train_sets, seeds: int) -> dict:
     return {"cells": cells, "train_sets": list(train_sets)}
 
 
-def _table(cells: dict, columns, train_sets, title: str) -> list[str]:
+def _table(cells: dict, columns, train_sets, title: str, withhold: bool = False) -> list[str]:
     lines = [f"**{title}**", "", "| train set | test set | " + " | ".join(columns) + " |",
              "|---|---|" + "---:|" * len(columns)]
     scen = [t for t in train_sets if t != ALL]
@@ -237,12 +246,14 @@ def _table(cells: dict, columns, train_sets, title: str) -> list[str]:
             else:
                 spread = "" if np.isnan(c["std"]) else f" ± {c['std']:.3f}"
                 few = "†" if c["independent"] < MIN_CLIPS else ""
-                vals.append(f"{c['mean']:.3f}{spread} ({c['independent']}{few})")
+                vals.append(f"† ({c['independent']})" if few and withhold else f"{c['mean']:.3f}{spread} ({c['independent']}{few})")
         lines.append(f"| {a} | {b} | " + " | ".join(vals) + " |")
     return lines
 
 
-def report_markdown(report: dict) -> str:
+def report_markdown(report: dict, withhold: bool = False) -> str:
+    """The report in Markdown; ``withhold``: cells from fewer than MIN_CLIPS independent test
+    clips show only their † and count, not a figure (what may be quoted elsewhere)."""
     cells, ts = report["cells"], report["train_sets"]
     n = report.get("seeds", "?")
     lines = [f"# The paper's tables on {report.get('dataset', 'the dataset')}", "",
@@ -252,9 +263,9 @@ def report_markdown(report: dict) -> str:
     if not report.get("pretrained_visual", False):
         lines += ["**WARNING: ResNet-50 (R, AV, and the students distilled from R) used a random frozen backbone, "
                   "NOT ImageNet weights: these are not the paper's visual teachers.**", ""]
-    lines += _table(cells.get("teachers", {}), list(TEACHER_COLUMNS), ts, TEACHER_TABLE) + [""]
+    lines += _table(cells.get("teachers", {}), list(TEACHER_COLUMNS), ts, TEACHER_TABLE, withhold) + [""]
     for student, title in STUDENT_TABLES.items():
-        lines += _table(cells.get(student, {}), ["G", "D", "R"], ts, title) + [""]
+        lines += _table(cells.get(student, {}), ["G", "D", "R"], ts, title, withhold) + [""]
     tr = report.get("transfer") or {}
     if tr:
         lines += [f"**Table 4 (form). The students' embeddings (trained on {report.get('transfer_train_set')}): k-NN (k = 5, "
@@ -263,7 +274,10 @@ def report_markdown(report: dict) -> str:
         for key, c in tr.items():
             student, sup = key.split(":")
             cell = lambda d: f"{d['mean']:.3f}" + ("" if np.isnan(d["std"]) else f" ± {d['std']:.3f}")  # noqa: E731
-            lines.append(f"| {student} | {sup} | {cell(c['knn'])} | {cell(c['svm'])} | {c['n_train']} / {c['n_test']} |")
+            if withhold and c["n_test"] < MIN_CLIPS:
+                lines.append(f"| {student} | {sup} | † | † | {c['n_train']} / {c['n_test']} |")
+            else:
+                lines.append(f"| {student} | {sup} | {cell(c['knn'])} | {cell(c['svm'])} | {c['n_train']} / {c['n_test']} |")
         lines.append("")
     if report.get("confusion"):
         lines += ["Confusion matrices (seed 0): `confusion.png`.", ""]

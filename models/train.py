@@ -40,7 +40,7 @@ from ..errors import AcamError
 from ..io.atomic import atomic_output
 from .cache import SessionArrays, cache_root, file_digest
 from .data import FPS, ClipDataset, Files, class_names, dataset_split, hearnet_spectrogram, index_clips, mfcc_stats, \
-    session_key
+    non_overlapping, session_key
 from .inputs import audio_input, make_context, run, segment_means
 from .kinds import AUDIO_MODELS, DISTILL_KINDS, MFCC_MODELS, MODELS, TEACHERS, TRAIN_ROLES, VISUAL_MODELS
 from .losses import FeatureHint, TemporalAggregator, assert_frozen, freeze, hinton_distillation, \
@@ -57,6 +57,7 @@ class TrainConfig:
     model: str = "dualcamnet"  # dualcamnet | resnet50 | avnet | hearnet | soundnet5
     epochs: int = 10
     batch_size: int = 16
+    crops: int = 0  # training clips drawn per 10-s block and epoch, at random (0: all; the DualCam code's number_of_crops)
     lr: float = 1e-3
     seed: int = 0
     distill: str = "soft"  # soft (published) | hinton | hint | sequential
@@ -90,7 +91,8 @@ class TrainConfig:
             raise AcamError(f"--distill: expected one of {', '.join(DISTILL_KINDS)}, found {self.distill!r}")
         if self.role == "distill" and not self.teacher:
             raise AcamError("--teacher: distillation needs a teacher checkpoint")
-        for name, v, lo, hi in (("--epochs", self.epochs, 1, None), ("--batch-size", self.batch_size, 1, None)):
+        for name, v, lo, hi in (("--epochs", self.epochs, 1, None), ("--batch-size", self.batch_size, 1, None),
+                                ("--crops", self.crops, 0, None)):
             if v < lo:
                 raise AcamError(f"{name}: expected at least {lo}, found {v}")
         if not self.lr > 0:
@@ -169,10 +171,31 @@ def audio_stats(ds: ClipDataset) -> dict:
     return {"min": lo, "max": hi}
 
 
-def _batches(n: int, size: int, rng: np.random.Generator | None):
-    order = rng.permutation(n) if rng is not None else np.arange(n)
-    for i in range(0, n, size):
-        yield order[i:i + size]
+def _batches(n: int, size: int, rng: np.random.Generator | None, order=None):
+    """Batches of ``size`` in ``order`` (default: shuffled by ``rng``, or in turn). In training
+    (``rng`` given) a last batch of one clip joins the one before: batch norm cannot train on a
+    single clip (SoundNet-5's conv5 has one time step: one value per channel)."""
+    if order is None:
+        order = rng.permutation(n) if rng is not None else np.arange(n)
+    stops = list(range(0, len(order), size)) + [len(order)]
+    if rng is not None and len(stops) > 2 and stops[-1] - stops[-2] == 1:
+        del stops[-2]
+    for a, b in zip(stops[:-1], stops[1:]):
+        yield order[a:b]
+
+
+def epoch_clips(clips, crops: int, rng: np.random.Generator) -> np.ndarray | None:
+    """The training clips of one epoch, shuffled: ``crops`` of each (session, 10-s block)'s clips
+    drawn at random (a block with fewer gives all of them), or None for all clips. Every block
+    counts alike whatever its clips overlap: a student's six 5-s crops of a block hold the same
+    10 s, so an epoch of one crop per block sees all the audio at a sixth of the cost."""
+    if not crops:
+        return None
+    blocks: dict = {}
+    for i, c in enumerate(clips):
+        blocks.setdefault((c.session, c.block), []).append(i)
+    picked = [i for idx in blocks.values() for i in (idx if len(idx) <= crops else rng.choice(idx, crops, replace=False))]
+    return rng.permutation(np.array(picked, dtype=np.int64))
 
 
 def clip_logits(model, items, ctx) -> torch.Tensor:
@@ -181,24 +204,35 @@ def clip_logits(model, items, ctx) -> torch.Tensor:
     return out.mean(1) if out.dim() == 3 else out
 
 
-def predict(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32) -> tuple[np.ndarray, np.ndarray]:
-    """(labels, predicted classes) of every clip; per-frame logits are averaged over the clip's frames."""
+def predict(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32, indices=None) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, predicted classes) of every clip (or of those at ``indices``); per-frame logits
+    are averaged over the clip's frames."""
     model.eval()
     labels, preds = [], []
+    order = np.arange(len(ds)) if indices is None else np.asarray(indices)
     with torch.no_grad():
-        for idx in _batches(len(ds), batch_size, None):
+        for idx in _batches(len(order), batch_size, None, order):
             items = [ds[int(i)] for i in idx]
             preds.append(clip_logits(model, items, ctx).argmax(1).cpu().numpy())
             labels.append(np.array([it["label"] for it in items]))
     return (np.concatenate(labels), np.concatenate(preds)) if preds else (np.zeros(0, int), np.zeros(0, int))
 
 
-def accuracy(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32) -> float:
+def accuracy(model: nn.Module, ds: ClipDataset, ctx, batch_size: int = 32, indices=None) -> float:
     """Clip accuracy (:func:`predict`)."""
-    if len(ds) == 0:
+    if len(ds) == 0 or (indices is not None and len(indices) == 0):
         return float("nan")
-    labels, preds = predict(model, ds, ctx, batch_size)
+    labels, preds = predict(model, ds, ctx, batch_size, indices)
     return float(np.mean(preds == labels))
+
+
+TRAIN_SCORE_CLIPS = 128  # training accuracy (an overfitting gauge) on this many training clips at most
+
+
+def train_score_clips(n: int) -> np.ndarray | None:
+    """The training clips the training accuracy is measured on: all, or a fixed draw of
+    TRAIN_SCORE_CLIPS (a full pass over a student's overlapping crops cost a third of an epoch)."""
+    return None if n <= TRAIN_SCORE_CLIPS else np.sort(np.random.default_rng(0).choice(n, TRAIN_SCORE_CLIPS, replace=False))
 
 
 def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: str | None = None) -> dict:
@@ -224,8 +258,9 @@ def prepare(cfg: TrainConfig, pairs, files: Files | None = None, teacher_kind: s
     stats = {"mfcc": mfcc_stats(split["train"], files) if cfg.model in MFCC_MODELS else None}
     # MFCC images are read only where a network takes them (a student distilled from ResNet-50 needs none)
     needs_mfcc = cfg.model in MFCC_MODELS or teacher_kind in MFCC_MODELS
-    sets = {k: ClipDataset(v, classes, None, audio=cfg.model in AUDIO_MODELS, mfcc=needs_mfcc, files=files)
-            for k, v in split.items()}
+    # trained on every crop, scored on the clips that share no audio (data.non_overlapping)
+    sets = {k: ClipDataset(v if k == "train" else non_overlapping(v), classes, None, audio=cfg.model in AUDIO_MODELS,
+                           mfcc=needs_mfcc, files=files) for k, v in split.items()}
     if cfg.model == "hearnet":
         stats["audio"] = audio_stats(sets["train"])
     units = sorted({(session_key(c.session), c.block) for c in split["train"] + split["validation"]})
@@ -399,7 +434,8 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
         model.train()
         aux.train()
         losses = []
-        bar = tqdm(list(_batches(len(sets["train"]), cfg.batch_size, rng)), desc=f"epoch {epoch + 1}/{cfg.epochs}",
+        order = epoch_clips(sets["train"].clips, cfg.crops, rng)
+        bar = tqdm(list(_batches(len(sets["train"]), cfg.batch_size, rng, order)), desc=f"epoch {epoch + 1}/{cfg.epochs}",
                    disable=not progress, leave=False)
         for idx in bar:
             items = [sets["train"][int(i)] for i in idx]
@@ -441,7 +477,7 @@ def _train(cfg, pairs, out_dir, resume, progress, device) -> dict:
                "split_sha256": data["split_sha256"], "split_path": data["split_path"],
                "pretrained": pretrained(asdict(cfg), teacher_cfg),
                "test_accuracy": accuracy(best_model, sets["test"], bctx),
-               "train_accuracy": accuracy(best_model, sets["train"], bctx),
+               "train_accuracy": accuracy(best_model, sets["train"], bctx, indices=train_score_clips(len(sets["train"]))),
                "chance": 1.0 / max(len(classes), 1), "sizes": {k: len(v) for k, v in sets.items()},
                "device": str(device)}
     write_json(metrics, out_dir / "metrics.json")

@@ -1,5 +1,6 @@
 """`acam experiment paper`: the paper's tables from a dataset, with the spread over seeds."""
 
+import json
 import math
 
 import numpy as np
@@ -31,6 +32,8 @@ def test_cells_hold_the_mean_and_spread_over_seeds_and_tables_keep_the_papers_la
     few = [dict(results[0], independent=40)]
     md = report_markdown(dict(summarise(few, ["anechoic"], 1)))
     assert "0.500 (40†)" in md and "fewer than 100" in md
+    quotable = report_markdown(dict(summarise(few, ["anechoic"], 1)), withhold=True)
+    assert "| † (40) |" in quotable and "0.500" not in quotable
 
 
 @pytest.mark.slow
@@ -64,9 +67,14 @@ def test_the_experiment_trains_every_column_scores_it_and_resumes(models_dataset
             assert 0 <= c["mean"] <= 1 and c["clips"] > 0 and c["seeds"] == 1
     assert cells["teachers"]["anechoic|anechoic|D"]["clips"] == 10  # the one test block's 1-s clips
     assert cells["teachers"]["anechoic|anechoic|D"]["independent"] == 10
-    assert cells["hearnet"]["anechoic|anechoic|G"]["independent"] == 2  # of its six 5-s clips, two do not overlap
+    # of its six 5-s clips two do not overlap, and only those are scored
+    assert cells["hearnet"]["anechoic|anechoic|G"]["clips"] == cells["hearnet"]["anechoic|anechoic|G"]["independent"] == 2
+    m = json.loads((tmp_path / "report" / "runs" / "seed0" / "anechoic" / "hearnet-G" / "metrics.json").read_text())
+    assert m["config"]["crops"] == 2 and m["sizes"]["test"] == 2  # the tiny preset draws 2 crops a block
     md = (tmp_path / "report" / "report.md").read_text()
     assert "Table 1" in md and "WARNING" in md and "Table 4 (form)" in md
+    quotable = (tmp_path / "report" / "report.quotable.md").read_text()
+    assert "† (10)" in quotable and "| hearnet | D | † | † | 6 / 2 |" in quotable  # 2 scored clips: withheld
     assert set(rep["transfer"]) == {f"{s}:{c}" for s in ("soundnet5", "hearnet") for c in ("G", "D", "R")}
     t = rep["transfer"]["hearnet:D"]
     assert t["n_train"] == 6 and t["n_test"] == 2 and 0 <= t["knn"]["mean"] <= 1  # 5-s clips, not overlapping

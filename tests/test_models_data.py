@@ -140,3 +140,41 @@ def test_a_cross_scenario_run_on_its_own_scenario_tests_on_its_held_out_split(se
     same = split_scenarios(clips, "anechoic", "anechoic")
     units = {k: {(c.session, c.block) for c in v} for k, v in same.items()}
     assert units["test"] and not (units["test"] & (units["train"] | units["validation"]))
+
+
+def test_an_epoch_draws_its_crops_from_every_block():
+    """``crops`` clips of each (session, 10-s block) per epoch, distinct, at random, a new draw
+    each epoch; a block with fewer clips gives them all; 0 keeps every clip."""
+    pytest.importorskip("torch")
+    from acoustic_camera.models.data import Clip
+    from acoustic_camera.models.train import epoch_clips
+
+    clips = [Clip(f"s{s}", "", b * 120 + 12 * k, 60, "x", "anechoic", "1", b)
+             for s in range(3) for b in range(4) for k in range(6 if b < 3 else 2)]
+    rng = np.random.default_rng(0)
+    assert epoch_clips(clips, 0, rng) is None
+    draws = []
+    for _ in range(4):
+        order = epoch_clips(clips, 2, rng)
+        assert len(order) == len(set(order.tolist())) == 3 * (3 * 2 + 2)
+        per_block = {}
+        for i in order:
+            per_block.setdefault((clips[i].session, clips[i].block), []).append(i)
+        assert len(per_block) == 12 and all(len(v) == 2 for v in per_block.values())
+        draws.append(sorted(order.tolist()))
+    assert len({tuple(d) for d in draws}) > 1  # not the same crops every epoch
+    assert len(epoch_clips(clips, 6, rng)) == len(clips)
+
+
+def test_a_training_batch_never_holds_a_single_clip():
+    """Batch norm cannot train on one clip (SoundNet-5's conv5 leaves one value per channel): a
+    last batch of one joins the one before in training; scoring keeps plain batches. (201
+    training blocks at one crop each and batch 8 stopped the small preset's experiment.)"""
+    pytest.importorskip("torch")
+    from acoustic_camera.models.train import _batches
+
+    rng = np.random.default_rng(0)
+    sizes = [len(b) for b in _batches(201, 8, rng)]
+    assert sizes[-1] == 9 and sum(sizes) == 201 and min(sizes) == 8
+    assert [len(b) for b in _batches(17, 8, None)] == [8, 8, 1]
+    assert [len(b) for b in _batches(1, 8, rng)] == [1] and [len(b) for b in _batches(16, 8, rng)] == [8, 8]

@@ -27,6 +27,8 @@ from .common import models_extra, sessions_argument, writes_files
                    "(the DualCam scripts' epochs, batches, learning rates and weight decay per role and model).")
 @click.option("--epochs", default=None, type=int, help="Training epochs [recipe].")
 @click.option("--batch-size", default=None, type=int, help="Clips per batch [recipe].")
+@click.option("--crops", default=0, show_default=True, type=int,
+              help="Clips drawn at random from each 10-s training block per epoch (0: all of them).")
 @click.option("--lr", default=None, type=float, help="Adam learning rate [recipe].")
 @click.option("--weight-decay", default=None, type=float, help="L2 weight decay [recipe].")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation and batch order.")
@@ -63,7 +65,7 @@ from .common import models_extra, sessions_argument, writes_files
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
 @click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
 @writes_files
-def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, weight_decay, seed, distill_kind, lam,
+def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, crops, lr, weight_decay, seed, distill_kind, lam,
           temperature, hint_weight, alpha, train_scenario, test_scenario, image_size, video_per_second, visual_weights,
           audio_weights, split, cache, audio_teacher, visual_teacher, map_hint, label_hint, resume, device, overwrite, quiet):
     """Train a teacher or a student, distil a teacher into a student, or train an audio-visual
@@ -98,7 +100,8 @@ def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, lr, w
         return
     from ..models.train import TrainConfig, train as do_train
 
-    cfg = TrainConfig(role=role, model=model, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, distill=distill_kind,
+    cfg = TrainConfig(role=role, model=model, epochs=epochs, batch_size=batch_size, crops=crops, lr=lr, seed=seed,
+                      distill=distill_kind,
                       lam=hp["lam"], temperature=hp["temperature"], weight_decay=hp["weight_decay"],
                       split=str(split) if split else None, cache=cache, audio_weights=str(audio_weights) if audio_weights else None,
                       hint_weight=hint_weight, alpha=alpha,
