@@ -274,10 +274,8 @@ def report_markdown(report: dict, withhold: bool = False) -> str:
         for key, c in tr.items():
             student, sup = key.split(":")
             cell = lambda d: f"{d['mean']:.3f}" + ("" if np.isnan(d["std"]) else f" ± {d['std']:.3f}")  # noqa: E731
-            if withhold and c["n_test"] < MIN_CLIPS:
-                lines.append(f"| {student} | {sup} | † | † | {c['n_train']} / {c['n_test']} |")
-            else:
-                lines.append(f"| {student} | {sup} | {cell(c['knn'])} | {cell(c['svm'])} | {c['n_train']} / {c['n_test']} |")
+            knn, svm = ("†", "†") if withhold and c["n_test"] < MIN_CLIPS else (cell(c["knn"]), cell(c["svm"]))
+            lines.append(f"| {student} | {sup} | {knn} | {svm} | {c['n_train']} / {c['n_test']} |")
         lines.append("")
     if report.get("confusion"):
         lines += ["Confusion matrices (seed 0): `confusion.png`.", ""]
