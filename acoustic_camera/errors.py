@@ -7,6 +7,9 @@ exception is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import errno
+import re
+
 
 class AcamError(Exception):
     """Bad input or an unusable file; the message names the input and what was expected."""
@@ -34,3 +37,41 @@ class AcousticFormatError(FileFormatError):
 
 class BackendUnavailableError(AcamError):
     """A kernel backend that cannot run here (e.g. ``cupy`` without a CUDA GPU)."""
+
+
+DISK_ERRNOS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+               errno.EROFS: "read-only file system", errno.EIO: "input/output error",
+               errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+               errno.EFBIG: "file too large for the file system"}
+"""Operating-system errors a writer or reader meets through no fault of acam: reported in one line."""
+
+
+def os_errno(exc: BaseException) -> int | None:
+    """The errno of an OS error, also when a library (h5py, HDF5) put it only in the message
+    ('errno = 28')."""
+    if isinstance(exc, OSError) and exc.errno:
+        return exc.errno
+    m = re.search(r"errno = (\d+)", str(exc))
+    return int(m.group(1)) if m else None
+
+
+def os_error_line(exc: BaseException, path=None) -> str | None:
+    """One line for an OS error that is the machine's (disk full, read-only, permissions),
+    naming the file; None for any other error."""
+    code = os_errno(exc)
+    if code not in DISK_ERRNOS:
+        return None
+    where = path or getattr(exc, "filename", None)
+    if where is None:
+        m = re.search(r"(?:file name|filename) = '([^']+)'", str(exc))
+        where = m.group(1) if m else None
+    return f"{where or 'output'}: {DISK_ERRNOS[code]} (errno {code})"
+
+
+class DiskError(AcamError):
+    """Writing or reading a file failed for a reason of the machine's (disk full, read-only,
+    permissions): the message names the file."""
+
+    def __init__(self, path, exc: BaseException, what: str = ""):
+        line = os_error_line(exc, path) or f"{path}: {exc}"
+        super().__init__(line + (f"; {what}" if what else ""))

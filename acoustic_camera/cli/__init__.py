@@ -16,7 +16,7 @@ import sys
 import click
 
 from .. import __version__
-from ..errors import AcamError
+from ..errors import AcamError, os_error_line
 
 
 class _Group(click.Group):
@@ -26,6 +26,18 @@ class _Group(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         except AcamError as exc:
             click.echo(f"acam: error: {exc}", err=True)
+            sys.exit(2)
+        except MemoryError:
+            # the option limits and check_memory refuse what cannot fit before allocating; this is
+            # the last line of defence for what only shows while running (other programs' use)
+            click.echo("acam: error: out of memory: the job needs more than this machine has free "
+                       "(try a smaller --grid, --nfft, --batch or --csm-frames)", err=True)
+            sys.exit(2)
+        except OSError as exc:
+            line = os_error_line(exc)
+            if line is None:
+                raise
+            click.echo(f"acam: error: {line}", err=True)
             sys.exit(2)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "acam"

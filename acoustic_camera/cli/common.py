@@ -14,6 +14,24 @@ from ..errors import AcamError
 SESSION_HELP = "Session file (.h5) made by `acam capture` or `acam import dualcam`."
 
 
+class Checked(click.ParamType):
+    """A click type from a parser of :mod:`acoustic_camera.options`: the value is checked where
+    it is read, and refused in one line naming the option (``acam: error: --nfft: expected ...``)."""
+
+    def __init__(self, parser, metavar: str = "NUMBER"):
+        self.parser, self.name = parser, metavar.lower()
+        self._metavar = metavar
+
+    def get_metavar(self, param, ctx=None):
+        return self._metavar
+
+    def convert(self, value, param, ctx):
+        if value is None:
+            return None
+        name = max(param.opts, key=len) if param is not None and param.opts else "value"
+        return self.parser(value, name)
+
+
 def session_argument(f):
     """SESSION: one session file, given the same way by every command that reads one."""
     return click.argument("session", type=click.Path(dir_okay=False, path_type=Path))(f)
