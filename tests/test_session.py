@@ -139,7 +139,7 @@ DEFECTS = [
     ("missing audio", lambda f: f.__delitem__("time_data"), "/time_data", "dataset"),
     ("int16 audio", _replace("time_data", np.zeros((10, 32), np.int16)), "/time_data", "float32"),
     ("1-D audio", _replace("time_data", np.zeros(10, np.float32)), "/time_data", "2 dimensions"),
-    ("no rate", lambda f: f["time_data"].attrs.__delitem__("sample_freq"), "sample_freq", "positive number"),
+    ("no rate", lambda f: f["time_data"].attrs.__delitem__("sample_freq"), "sample_freq", "finite number"),
     ("future", lambda f: f.attrs.__setitem__("acam_schema_version", SCHEMA_VERSION + 1), "acam_schema_version", "upgrade acam"),
     ("not acam", lambda f: f.attrs.__setitem__("acam_schema", "other"), "acam_schema", "acam-session"),
     ("positions", _replace("array/positions", np.zeros((31, 3))), "/array/positions", "32 rows"),
@@ -150,7 +150,7 @@ DEFECTS = [
     ("truth", _replace("truth/pixel", np.zeros((20, 2, 2))), "/truth/pixel", "shape"),
     ("truth level", lambda f: f.__delitem__("truth/level_db"), "/truth/level_db", "dataset"),
     ("truth window", lambda f: f["truth"].attrs.__delitem__("window_samples"), "/truth attributes", "missing window_samples"),
-    ("fps", lambda f: f.attrs.__setitem__("video_fps", 0.0), "video_fps", "positive number"),
+    ("fps", lambda f: f.attrs.__setitem__("video_fps", 0.0), "video_fps", "frames per second"),
     ("acoustic file", lambda f: f.attrs.__setitem__("acam_schema", "acam-acoustic"), "acam_schema", "give the session"),
 ]
 

@@ -43,7 +43,8 @@ from .. import __version__
 from ..array.camera import Camera
 from ..array.geometry import ArrayGeometry
 from ..errors import AcamError, SessionFormatError
-from .hdf5 import dataset, open_h5, schema_version
+from .. import options
+from .hdf5 import dataset, metadata_errors, open_h5, read, schema_version, stored_rows
 
 SCHEMA_NAME = "acam-session"
 SCHEMA_VERSION = 3
@@ -373,6 +374,8 @@ class Session:
     truth: Truth | None
     opened_after_crash: bool = False
     video_format: str = "raw"  # "jpeg": frames stored as JPEG files, decoded on reading
+    nonfinite: "NonFinite" = field(default_factory=lambda: NonFinite())
+    """Non-finite samples met by :meth:`audio` so far (read as 0)."""
 
     @property
     def duration(self) -> float:
@@ -388,11 +391,23 @@ class Session:
 
     def audio(self, start: int = 0, stop: int | None = None, channel: int | None = None) -> np.ndarray:
         """Samples [start, stop) as float32 (n, channels), or (n,) of one ``channel`` (read
-        alone: half the time of reading every channel and picking one)."""
+        alone: half the time of reading every channel and picking one).
+
+        Non-finite samples (NaN, +-inf: a broken converter, a hand-edited file) are read as 0,
+        so that the microphone adds nothing to those samples instead of turning every output
+        of the frame into NaN; each one read is recorded in :attr:`nonfinite` for the report.
+        A damaged chunk is a :class:`SessionFormatError` naming the rows."""
         stop = self.n_samples if stop is None else min(stop, self.n_samples)
-        if channel is None:
-            return self.file["time_data"][max(start, 0):stop]
-        return self.file["time_data"][max(start, 0):stop, int(channel)]
+        start = max(start, 0)
+        sel = np.s_[start:stop] if channel is None else np.s_[start:stop, int(channel)]
+        x = read(self.file["time_data"], sel, self.path, SessionFormatError, f"/time_data rows {start}..{stop - 1}")
+        if not np.isfinite(x.sum(dtype=np.float64)):  # one pass over the block; the mask only when needed
+            bad = ~np.isfinite(x)
+            if bad.any():
+                x = np.where(bad, np.float32(0), x)
+                rows, chans = np.nonzero(bad.reshape(len(x), -1))
+                self.nonfinite.note(start + rows, chans if channel is None else np.full(len(rows), int(channel)))
+        return x
 
     def frame(self, i: int) -> np.ndarray:
         """Video frame i, uint8 (H, W, 3) RGB."""
@@ -403,15 +418,20 @@ class Session:
     def frames(self, start: int, stop: int) -> np.ndarray:
         """Video frames [start, stop) as uint8 (n, H, W, 3) RGB, decoded when stored as JPEG."""
         start, stop = max(0, start), min(stop, self.n_frames)
+        E = SessionFormatError
         if self.video_format == "raw":
-            return self.file["video/frames"][start:stop]
+            return read(self.file["video/frames"], np.s_[start:stop], self.path, E, f"/video/frames {start}..{stop - 1}")
         import cv2
 
         out = np.empty((max(stop - start, 0), self.camera.height, self.camera.width, 3), np.uint8)
-        for k, (at, n) in enumerate(self.file["video/jpeg_index"][start:stop]):
-            img = cv2.imdecode(self.file["video/jpeg"][at:at + n], cv2.IMREAD_COLOR)
+        stream = self.file["video/jpeg"]
+        for k, (at, n) in enumerate(read(self.file["video/jpeg_index"], np.s_[start:stop], self.path, E)):
+            if not (0 <= at and 0 < n and at + n <= stream.shape[0]):
+                raise E(self.path, "/video/jpeg_index", f"offsets within the {stream.shape[0]} bytes of /video/jpeg",
+                        f"frame {start + k} at bytes {at}..{at + n}")
+            img = cv2.imdecode(read(stream, np.s_[at:at + n], self.path, E), cv2.IMREAD_COLOR)
             if img is None or img.shape != out.shape[1:]:
-                raise SessionFormatError(self.path, "/video/jpeg", f"a {self.camera.width}x{self.camera.height} JPEG "
+                raise E(self.path, "/video/jpeg", f"a {self.camera.width}x{self.camera.height} JPEG "
                                          f"for frame {start + k}", "bytes OpenCV cannot decode to that")
             out[k] = img[..., ::-1]
         return out
@@ -433,6 +453,33 @@ class Session:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class NonFinite:
+    """Where non-finite samples were met while reading a session's audio: per microphone, the
+    number seen and the first and last sample (reads may overlap: a count is of samples read)."""
+
+    def __init__(self):
+        self.count: dict[int, int] = {}
+        self.span: dict[int, tuple[int, int]] = {}
+
+    def note(self, rows: np.ndarray, chans: np.ndarray) -> None:
+        for c in np.unique(chans):
+            r = rows[chans == c]
+            c = int(c)
+            self.count[c] = self.count.get(c, 0) + len(r)
+            lo, hi = self.span.get(c, (int(r.min()), int(r.max())))
+            self.span[c] = (min(lo, int(r.min())), max(hi, int(r.max())))
+
+    def __bool__(self) -> bool:
+        return bool(self.count)
+
+    def summary(self, sample_freq: float) -> str:
+        """One line: which microphones, where, and what was done."""
+        mics = sorted(self.count)
+        where = ", ".join(f"mic {c} ({self.span[c][0] / sample_freq:.3f}-{self.span[c][1] / sample_freq:.3f} s)"
+                          for c in mics[:8]) + (" ..." if len(mics) > 8 else "")
+        return f"non-finite samples (NaN/inf) on {len(mics)} microphone(s): {where}; read as silence (0)"
 
 
 class AudioHasher:
@@ -463,10 +510,42 @@ def open_session(path: str | Path) -> Session:
     path = Path(path)
     f, after_crash = open_h5(path, SessionFormatError, "an acam session file (.h5)", swmr_fallback=True)
     try:
-        return _read(path, f, after_crash)
+        with metadata_errors(path, SessionFormatError):
+            return _read(path, f, after_crash)
     except BaseException:
         f.close()
         raise
+
+
+def _found(v) -> str:
+    """A value read from a file, as an error message shows it (short, numbers plain)."""
+    if isinstance(v, (np.generic, int, float)) and not isinstance(v, (bytes, np.bytes_)):
+        v = v.item() if isinstance(v, np.generic) else v
+    s = repr(v)
+    return s if len(s) <= 40 else s[:37] + "..."
+
+
+MAX_JSON_ATTR = 1 << 20  # bytes: acam's own are a few hundred
+
+
+def _json_attr(a, key: str, path: Path) -> dict | None:
+    """A root attribute holding a JSON object: refused in one line if it is not one (too long,
+    too deep, not an object)."""
+    text = a.get(key)
+    if text is None:
+        return None
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not isinstance(text, str) or len(text) > MAX_JSON_ATTR:
+        raise SessionFormatError(path, f"root attribute {key}", f"a JSON object as text (at most {MAX_JSON_ATTR} bytes)",
+                                 type(text).__name__ if not isinstance(text, str) else f"{len(text)} characters")
+    try:
+        obj = json.loads(text)
+    except (ValueError, RecursionError):
+        raise SessionFormatError(path, f"root attribute {key}", "a JSON object", "unparsable text") from None
+    if not isinstance(obj, dict):
+        raise SessionFormatError(path, f"root attribute {key}", "a JSON object", type(obj).__name__)
+    return obj
 
 
 def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
@@ -484,21 +563,30 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
     td = dataset(f, path, SessionFormatError, "time_data", 2, np.float32)
     sf = td.attrs.get("sample_freq")
     try:
-        sf = float(sf)
-    except (TypeError, ValueError):
-        raise SessionFormatError(path, "/time_data attribute sample_freq", "a positive number", repr(sf)) from None
-    if not sf > 0:
-        raise SessionFormatError(path, "/time_data attribute sample_freq", "a positive number", repr(sf))
+        sf = options.SAMPLE_RATE(sf.decode("utf-8", "replace") if isinstance(sf, bytes) else sf, "sample_freq")
+    except AcamError:
+        raise SessionFormatError(path, "/time_data attribute sample_freq", f"the audio rate in Hz, {options.SAMPLE_RATE.describe()}",
+                                 _found(sf)) from None
     n_samples, n_ch = td.shape
+    clean = bool(a.get("closed_cleanly", False))
+    held = stored_rows(td)
+    if held < n_samples:
+        if clean:
+            raise SessionFormatError(path, "/time_data", f"the {n_samples} rows it declares, stored",
+                                     f"storage for {held} (a cut or hand-edited file)")
+        n_samples = held  # a writer that died between a resize and its write: read what is there
 
-    pos = dataset(f, path, SessionFormatError, "array/positions", 2, None, (3,))
+    pos = dataset(f, path, SessionFormatError, "array/positions", 2, "fiu", (3,))
     if pos.shape[0] != n_ch:
         raise SessionFormatError(path, "/array/positions", f"{n_ch} rows, one per channel of /time_data", f"{pos.shape[0]}")
     names = [n.decode() if isinstance(n, bytes) else str(n) for n in dataset(f, path, SessionFormatError, "array/names", 1, None)[()]]
-    bad = dataset(f, path, SessionFormatError, "array/bad", 1, None)[()]
+    bad = dataset(f, path, SessionFormatError, "array/bad", 1, "biu")[()]
     if len(names) != n_ch or len(bad) != n_ch:
         raise SessionFormatError(path, "/array/names, /array/bad", f"{n_ch} entries", f"{len(names)}, {len(bad)}")
-    geometry = ArrayGeometry(pos[()], tuple(names), bad.astype(bool), str(f["array"].attrs.get("name", "array")))
+    try:
+        geometry = ArrayGeometry(pos[()].astype(np.float64), tuple(names), bad.astype(bool), str(f["array"].attrs.get("name", "array")))
+    except AcamError as exc:
+        raise SessionFormatError(path, "/array/positions", "a valid microphone layout", str(exc)) from None
 
     if "camera" not in f:
         raise SessionFormatError(path, "/camera", "a group with the camera model", "nothing")
@@ -524,27 +612,41 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
             raise SessionFormatError(path, "/video/frames", f"uint8 (n, {camera.height}, {camera.width}, 3) as /camera says", str(frames.shape))
     fsi = dataset(f, path, SessionFormatError, "video/sample_index", 1, np.int64)[()]
     n_frames = min(len(fsi), frames.shape[0])
-    clean = bool(a.get("closed_cleanly", False))
     if clean and (len(fsi) != frames.shape[0]):
         raise SessionFormatError(path, "/video/sample_index", f"{frames.shape[0]} timestamps, one per frame", str(len(fsi)))
     fsi = fsi[:n_frames]
     if n_frames > 1 and np.any(np.diff(fsi) <= 0):
         raise SessionFormatError(path, "/video/sample_index", "strictly increasing sample indices", "a non-increasing sequence")
+    # a frame's window may reach past the recording's ends (its coverage says how far), but a
+    # timestamp more than a second outside the audio has no sound to show
+    slack = int(sf)
+    outside = (fsi < -slack) | (fsi > n_samples + slack)
+    if outside.any():
+        if clean:
+            k = int(np.flatnonzero(outside)[0])
+            raise SessionFormatError(path, "/video/sample_index", f"timestamps within the audio's {n_samples} samples "
+                                     f"(+-{slack})", f"frame {k} at sample {int(fsi[k])}")
+        n_frames = int(np.flatnonzero(outside)[0])  # video that ran ahead of the audio a dying writer flushed
+        fsi = fsi[:n_frames]
 
-    gaps = dataset(f, path, SessionFormatError, "audio_gaps", 2, None, (2,))[()] if "audio_gaps" in f else np.zeros((0, 2), np.int64)
+    gaps = dataset(f, path, SessionFormatError, "audio_gaps", 2, "iu", (2,))[()] if "audio_gaps" in f else np.zeros((0, 2), np.int64)
+    if len(gaps) and (np.any(gaps[:, 0] < 0) or np.any(gaps[:, 1] < 0) or np.any(gaps[:, 0] > n_samples)):
+        raise SessionFormatError(path, "/audio_gaps", f"(start, length) pairs within the {n_samples} samples", "others")
 
     truth = None
     if "truth" in f:
         t = f["truth"]
         labels = tuple(x.decode() if isinstance(x, bytes) else str(x) for x in t.attrs.get("labels", []))
         s = len(labels)
-        names = [("position", (s, 3)), ("pixel", (s, 2)), ("visible", (s,)), ("active", (s,))]
+        names = [("position", (s, 3), "f"), ("pixel", (s, 2), "f"), ("visible", (s,), "biu"), ("active", (s,), "biu")]
         if version >= 2:
-            names.append(("level_db", (s,)))
+            names.append(("level_db", (s,), "f"))
         arrays = {}
-        for name, tail in names:
-            ds = dataset(f, path, SessionFormatError, f"truth/{name}", 1 + len(tail), None, tail)
-            arrays[name] = ds[:n_frames]
+        for name, tail, kind in names:
+            ds = dataset(f, path, SessionFormatError, f"truth/{name}", 1 + len(tail), kind, tail)
+            arrays[name] = read(ds, slice(0, n_frames), path, SessionFormatError)
+            if kind == "biu":
+                arrays[name] = arrays[name].astype(bool)
             if len(arrays[name]) < n_frames:
                 raise SessionFormatError(path, f"/truth/{name}", f"{n_frames} frames", str(len(arrays[name])))
         window = None
@@ -558,22 +660,17 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
         truth = Truth(labels=labels, window=window, **arrays)
 
     try:
-        fps = float(a.get("video_fps"))
-    except (TypeError, ValueError):
-        fps = float("nan")
-    if not fps > 0:
-        raise SessionFormatError(path, "root attribute video_fps", "a positive number (frames per second)", repr(a.get("video_fps")))
+        fps = options.FPS(a.get("video_fps"), "video_fps")
+    except AcamError:
+        raise SessionFormatError(path, "root attribute video_fps", f"frames per second, {options.FPS.describe()}",
+                                 _found(a.get("video_fps"))) from None
 
     metadata = {k: str(a.get(k, "")) for k in METADATA_KEYS}
-    try:
-        metadata.update(json.loads(a.get("extra_json", "{}")))
-    except (TypeError, ValueError):
-        raise SessionFormatError(path, "root attribute extra_json", "a JSON object", "unparsable text") from None
+    extra = _json_attr(a, "extra_json", path)
+    if extra is not None:
+        metadata.update(extra)
     if "capture_stats_json" in a:
-        try:
-            metadata["capture_stats"] = json.loads(a["capture_stats_json"])
-        except (TypeError, ValueError):
-            raise SessionFormatError(path, "root attribute capture_stats_json", "a JSON object", "unparsable text") from None
+        metadata["capture_stats"] = _json_attr(a, "capture_stats_json", path)
     metadata["software_version"] = str(a.get("software_version", ""))
     metadata["created_utc"] = str(a.get("created_utc", ""))
 
