@@ -141,13 +141,16 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
                 if rest:  # audio no frame window touched still names the session
                     for a in range(rest[0], rest[1], 65536):
                         hasher.update(a, s.audio(a, min(a + 65536, rest[1])))
+                if s.nonfinite:
+                    w.update_params(nonfinite_audio=s.nonfinite.summary(s.sample_freq))
                 w.finish(hasher.hexdigest())
         seconds = time.perf_counter() - t_start
         run = seconds - setup
         return {"path": str(out_path), "frames": n, "seconds": seconds, "setup_seconds": setup,
                 "volumes_per_s": n / run if run > 0 else 0, "realtime_factor": (s.duration / run) if run > 0 else 0,
                 "backend": bf.backend.name,
-                "partial_frames": int(np.sum(coverage < 1))}
+                "partial_frames": int(np.sum(coverage < 1)),
+                "nonfinite": s.nonfinite.summary(s.sample_freq) if s.nonfinite else None}
 
 
 def apply_calibration(calibration, session, beamformer_kw: dict):

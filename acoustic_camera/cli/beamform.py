@@ -70,6 +70,8 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
                f"zero-padded) in {r['seconds']:.1f} s ({r['setup_seconds']:.1f} s of set-up), then "
                f"{r['volumes_per_s']:.1f} {'maps' if spec else 'volumes'}/s ({r['realtime_factor']:.1f}x real time), backend "
                f"{r['backend']}" + (f", method {spec.method} on {spec.csm_frames}-frame CSMs" if spec else ""))
+    if r.get("nonfinite"):
+        click.echo(f"acam: warning: {session}: {r['nonfinite']}", err=True)
 
 
 @main.command()

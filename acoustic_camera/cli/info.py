@@ -13,20 +13,56 @@ from .common import human_bytes
 
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def info(file):
+@click.option("--no-scan", is_flag=True, help="Skip reading every sample and frame of a session (its check for "
+                                                  "damaged chunks and non-finite samples).")
+def info(file, no_scan):
     """Print a readable summary of a session file (or of an acoustic file from `acam beamform`,
-    or of a calibration file from `acam calibrate`)."""
+    or of a calibration file from `acam calibrate`). A session's audio and video are read
+    through once and what is wrong with them is said: damaged chunks, non-finite samples."""
     from ..io.acoustic import SCHEMA_NAME as ACOUSTIC
     from ..io.hdf5 import schema_of
 
     if file.suffix.lower() == ".json":
         lines = _calibration_lines(file)
     else:
-        lines = _acoustic_lines(file) if schema_of(file) == ACOUSTIC else _session_lines(file)
+        lines = _acoustic_lines(file) if schema_of(file) == ACOUSTIC else _session_lines(file, not no_scan)
     click.echo("\n".join(lines))
 
 
-def _session_lines(path: Path) -> list[str]:
+def _scan(s) -> list[str]:
+    """Read every sample and frame once: damaged chunks and non-finite samples, said in full."""
+    from ..errors import SessionFormatError
+
+    step, damaged = 65536, []
+    for a in range(0, s.n_samples, step):
+        try:
+            s.audio(a, a + step)
+        except SessionFormatError:
+            damaged.append(f"samples {a}..{min(a + step, s.n_samples) - 1}")
+    bad_frames = []
+    for k in range(0, s.n_frames, 16):
+        try:
+            s.frames(k, k + 16)
+        except SessionFormatError:
+            for j in range(k, min(k + 16, s.n_frames)):
+                try:
+                    s.frames(j, j + 1)
+                except SessionFormatError:
+                    bad_frames.append(j)
+    lines = []
+    if damaged:
+        lines.append(f"DAMAGED:     audio unreadable at {', '.join(damaged[:6])}{' ...' if len(damaged) > 6 else ''} "
+                     "(commands reading there stop with an error)")
+    if bad_frames:
+        lines.append(f"DAMAGED:     {len(bad_frames)} video frame(s) unreadable: {bad_frames[:10]}{' ...' if len(bad_frames) > 10 else ''}")
+    if s.nonfinite:
+        lines.append(f"NON-FINITE:  {s.nonfinite.summary(s.sample_freq)}")
+    if not lines:
+        lines.append(f"checked:     every sample finite and readable, every frame readable")
+    return lines
+
+
+def _session_lines(path: Path, scan: bool = True) -> list[str]:
     from ..io.session import open_session
 
     with open_session(path) as s:
@@ -56,6 +92,8 @@ def _session_lines(path: Path) -> list[str]:
         if len(s.audio_gaps):
             lines.append("gaps at:     " + ", ".join(f"{g0 / s.sample_freq:.3f} s (+{n} samples)" for g0, n in s.audio_gaps[:10])
                          + (" ..." if len(s.audio_gaps) > 10 else ""))
+        if scan:
+            lines += _scan(s)
         t = s.truth
         if t is None:
             lines.append("truth:       none (not a simulated session)")

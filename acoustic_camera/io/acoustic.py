@@ -34,7 +34,8 @@ import numpy as np
 from .. import __version__
 from ..array.grid import LookGrid
 from ..errors import AcamError, AcousticFormatError
-from .hdf5 import dataset, open_h5, schema_version
+from .. import options
+from .hdf5 import Guarded, dataset, metadata_errors, open_h5, read, schema_version
 from .session import SCHEMA_NAME as SESSION_SCHEMA
 
 SCHEMA_NAME = "acam-acoustic"
@@ -209,7 +210,8 @@ def open_acoustic(path: str | Path, session=None) -> AcousticFile:
     path = Path(path)
     f, _ = open_h5(path, AcousticFormatError, "an acam acoustic-image file (acam beamform output)")
     try:
-        a = _read(path, f)
+        with metadata_errors(path, AcousticFormatError):
+            a = _read(path, f)
         if session is not None:
             a.check_session(session)
         return a
@@ -227,24 +229,44 @@ def _read(path: Path, f: h5py.File) -> AcousticFile:
     if int(f.attrs.get("complete", 0)) != 1:
         raise E(path, "root attribute complete", "1 (every frame written)", "0: its writer did not finish")
     try:
-        params = json.loads(f.attrs["params_json"])
+        text = f.attrs["params_json"]
+        if not isinstance(text, (str, bytes)) or len(text) > 1 << 20:
+            raise ValueError
+        params = json.loads(text)
         if not isinstance(params, dict):
             raise ValueError
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, RecursionError):
         raise E(path, "root attribute params_json", "a JSON object of the parameters", "missing or unparsable") from None
-    freqs = dataset(f, path, E, "frequencies", 1, "f")[()]
-    fsi = dataset(f, path, E, "frame_sample_index", 1, "i")[()]
+    try:
+        band = params.get("band_hz")
+        if band is not None:
+            options.band(tuple(band) if isinstance(band, list) else band, "band_hz")
+        fd = params.get("focus_distance")
+        fd = None if fd is None else options.METRES(fd, "focus_distance")
+    except (AcamError, TypeError):
+        raise E(path, "root attribute params_json", "band_hz [lo, hi] with 0 <= lo < hi and a focus_distance in metres "
+                "(or null)", f"band_hz {params.get('band_hz')!r:.40}, focus_distance {params.get('focus_distance')!r:.20}") from None
+
+    def small(name, kind):
+        return read(dataset(f, path, E, name, 1, kind), (), path, E)
+
+    freqs = small("frequencies", "f")
+    if freqs.size and (not np.all(np.isfinite(freqs)) or np.any(freqs < 0) or np.any(np.diff(freqs) <= 0)):
+        raise E(path, "/frequencies", "finite, increasing frequencies >= 0 Hz", "others")
+    fsi = small("frame_sample_index", "iu")
     n = len(fsi)
-    ft = dataset(f, path, E, "frame_time", 1, "f")[()]
-    cov = dataset(f, path, E, "coverage", 1, "f")[()]
+    ft = small("frame_time", "f")
+    cov = small("coverage", "f")
     for name, arr in (("frame_time", ft), ("coverage", cov)):
         if len(arr) != n:
             raise E(path, f"/{name}", f"{n} entries, one per frame of /frame_sample_index", str(len(arr)))
+    if not np.all((cov >= 0) & (cov <= 1)):
+        raise E(path, "/coverage", "fractions from 0 to 1", "others (or NaN)")
     pixels = dataset(f, path, E, "grid/pixels", 3, "f")
     rows, cols = pixels.shape[:2]
     if pixels.shape[2] != 2:
         raise E(path, "/grid/pixels", "shape (rows, cols, 2)", str(pixels.shape))
-    grid_arrays = {"pixels": pixels[()]}
+    grid_arrays = {"pixels": read(pixels, (), path, E)}
     for name, depth in (("rects", 4), ("directions", 3), ("points", 3)):
         if name == "points" and "grid/points" not in f:
             grid_arrays[name] = None
@@ -252,10 +274,12 @@ def _read(path: Path, f: h5py.File) -> AcousticFile:
         ds = dataset(f, path, E, f"grid/{name}", 3, "f", (cols, depth))
         if ds.shape[0] != rows:
             raise E(path, f"/grid/{name}", f"shape ({rows}, {cols}, {depth}) as /grid/pixels", str(ds.shape))
-        grid_arrays[name] = ds[()]
-    fd = params.get("focus_distance")
+        grid_arrays[name] = read(ds, (), path, E)
+    for name, arr in grid_arrays.items():
+        if arr is not None and not np.all(np.isfinite(arr)):
+            raise E(path, f"/grid/{name}", "finite numbers", "NaN or inf")
     grid = LookGrid(rows, cols, grid_arrays["pixels"], grid_arrays["rects"], grid_arrays["directions"],
-                    grid_arrays["points"], None if fd is None else float(fd))
+                    grid_arrays["points"], fd)
     feats = {}
     tails = {"volumes": (rows, cols, len(freqs)), "mfcc": None, "energy_db": (rows, cols)}
     for name, tail in tails.items():
@@ -267,7 +291,7 @@ def _read(path: Path, f: h5py.File) -> AcousticFile:
             raise E(path, "/mfcc", f"shape (n, {rows}, {cols}, coefficients) as /grid/pixels", str(ds.shape))
         if ds.shape[0] != n:
             raise E(path, f"/{name}", f"{n} frames, one per entry of /frame_sample_index", str(ds.shape[0]))
-        feats[name] = ds
+        feats[name] = Guarded(ds, path, E, finite=True)
     if not any(v is not None for v in feats.values()):
         raise E(path, "/volumes, /mfcc, /energy_db", "at least one of them", "none")
     return AcousticFile(path=path, file=f, schema_version=version, params=params, frequencies=freqs,

@@ -144,13 +144,18 @@ def read(ds, sel, path: Path, error: type, field: str | None = None):
 
 
 class Guarded:
-    """An h5py dataset whose reads go through :func:`read`; everything else is the dataset's."""
+    """An h5py dataset whose reads go through :func:`read` and, with ``finite``, are refused when
+    they hold NaN or inf (a hand-edited file: every output would inherit them); everything else
+    is the dataset's."""
 
-    def __init__(self, ds, path: Path, error: type):
-        self._ds, self._path, self._error = ds, path, error
+    def __init__(self, ds, path: Path, error: type, finite: bool = False):
+        self._ds, self._path, self._error, self._finite = ds, path, error, finite
 
     def __getitem__(self, sel):
-        return read(self._ds, sel, self._path, self._error)
+        x = read(self._ds, sel, self._path, self._error)
+        if self._finite and isinstance(x, np.ndarray) and x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise self._error(self._path, self._ds.name, "finite values", f"NaN or inf in the part read ({sel!r:.60})")
+        return x
 
     def __len__(self) -> int:
         return len(self._ds)
