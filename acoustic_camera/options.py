@@ -214,3 +214,26 @@ def check_memory(nbytes: float, what: str, hint: str = "") -> None:
     if nbytes > avail:
         raise AcamError(f"{what}: needs {nbytes / 2**30:.1f} GB of memory, {avail / 2**30:.1f} GB available"
                         + (f" ({hint})" if hint else ""))
+
+
+# -- limits of the other commands' options ------------------------------------------------------
+FRAME = Count(0, 10**9)
+CHANNELS = Count(1, 4096, "channels")
+BLOCKSIZE = Count(16, 65536, "samples")
+RING_SECONDS = Real(0.1, 600.0, unit="s")
+SIDE_METRES = Real(0.0, 10.0, lo_open=True, unit="m")  # a chessboard square, a marker
+EVERY = Count(1, 100000)
+MARKER_ID = Count(0, 49)  # DICT_4X4_50
+SUBJECTS = Count(1, 1000)
+WORKERS = Count(1, 256)
+EPOCHS = Count(1, 100000)
+CLIPS_PER_BATCH = Count(1, 65536)
+CROPS = Count(0, 1000)
+LEARNING_RATE = Real(0.0, 10.0, lo_open=True)
+WEIGHT = Real(0.0, 1e6)  # a loss term's weight, weight decay
+FRACTION = Real(0.0, 1.0)
+TEMPERATURE = Real(0.0, 1000.0, lo_open=True)
+IMAGE_SIDE = Count(32, 1024, "px")
+PER_SECOND = Count(1, 240)
+PIXELS = Real(0.0, 1e5, lo_open=True, unit="px")
+SEEDS = Count(1, 1000)

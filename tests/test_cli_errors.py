@@ -58,12 +58,12 @@ CATALOGUE = [
     ("capture --out {d}/x.h5 --sources clapping@1,2", "position must be X,Y,Z"),
     ("capture --out {d}/x.h5 --sources clapping@0,0,50", "outside the anechoic room"),
     ("capture --out {d}/x.h5 --sources clapping:run", "motion must be one of static, walk"),
-    ("capture --out {d}/x.h5 --duration -1", "duration must be positive"),
+    ("capture --out {d}/x.h5 --duration -1", "--duration: expected a finite number > 0 s"),
     ("capture --out {d}/x.h5 --geometry nothing.xml", "nothing.xml: geometry file not found"),
     ("capture --out {d}/x.h5 --geometry {junk}", "not a readable XML geometry file"),
     ("capture --out {d}/x.h5 --scenario underwater", "--scenario"),
-    ("capture --out {d}/x.h5 --rate 100", "at least 8000 Hz"),
-    ("capture --out {d}/x.h5 --fps 0", "video frame rate"),
+    ("capture --out {d}/x.h5 --rate 100", "--rate: expected a finite number >= 1000 Hz"),
+    ("capture --out {d}/x.h5 --fps 0", "--fps: expected a finite number > 0 fps"),
     ("capture --out {d}/x.h5 --duration ten", "--duration"),
     ("capture --out {s}", "file exists"),
     ("capture --duration 1", "Missing option '--out'"),
@@ -97,12 +97,12 @@ CATALOGUE = [
     ("render {s} --png {d}/x.png --acoustic {d}/missing.h5", "missing.h5: no such file"),
     ("render {s} --png {d}/x.png --acoustic {s}", "a session: its acoustic file is s.acoustic.h5"),
     ("render {other} --png {d}/x.png --acoustic {a}", "/frame_sample_index"),
-    ("render {s} --png {d}/x.png --range -3", "dynamic range"),
+    ("render {s} --png {d}/x.png --range -3", "--range: expected a finite number > 0"),
     ("render {s} --png {d}/x.png --band 2000:3000", "/energy_db: expected maps for the band 2000-3000 Hz by delay-and-sum"),
     ("render {s} --png {d}/x.png --method capon --acoustic {a}", "by capon on 12-frame CSMs; found"),
-    ("render {s} --png {d}/x.png --method capon --loading 0", "Capon's diagonal loading: expected > 0"),
+    ("render {s} --png {d}/x.png --method capon --loading 0", "--loading: expected a finite number > 0"),
     ("beamform {s} --out {d}/x.h5 --method cleansc --features volumes", "--features energy"),
-    ("beamform {s} --out {d}/x.h5 --method cleansc --clean-gain 2", "CLEAN-SC loop gain"),
+    ("beamform {s} --out {d}/x.h5 --method cleansc --clean-gain 2", "--clean-gain: expected a finite number > 0 and <= 1"),
     ("listen {s} --out {d}/x.wav", "exactly one of --pixel ROW,COL and --truth"),
     ("listen {s} --out {d}/x.wav --pixel 1,99", "--pixel 1,99: expected ROW in 0..35 and COL in 0..47"),
     ("listen {s} --out {d}/x.wav --truth --band 5:2", "--band"),
@@ -160,7 +160,7 @@ def test_bad_input_is_one_line_and_exit_2(files, capsys, line, words):
 
 def test_a_subprocess_sees_the_same_one_line(files):
     r = run_acam("beamform", files["s"], "--out", files["d"] / "y.h5", "--nfft", "7", check=False)
-    assert r.returncode == 2 and r.stderr == "acam: error: --nfft: expected a positive even number of samples, found 7\n"
+    assert r.returncode == 2 and r.stderr == "acam: error: --nfft: expected a whole number from 16 to 65536 samples, found '7'\n"
 
 
 def _commands(group=main, path=()):

@@ -49,15 +49,11 @@ class LookGrid:
         return row, col
 
 
-def parse_grid(text: str) -> tuple[int, int]:
-    """'36x48' -> (36, 48) (rows x columns)."""
-    try:
-        r, c = (int(t) for t in text.lower().split("x"))
-    except ValueError:
-        raise AcamError(f"--grid: expected ROWSxCOLS, e.g. 36x48, found {text!r}") from None
-    if r < 1 or c < 1:
-        raise AcamError(f"--grid: expected at least 1x1, found {text!r}")
-    return r, c
+def parse_grid(text: str, name: str = "--grid") -> tuple[int, int]:
+    """'36x48' -> (36, 48) (rows x columns), within :func:`acoustic_camera.options.grid`'s limits."""
+    from ..options import grid
+
+    return grid(text, name)
 
 
 def make_grid(camera: Camera, shape: tuple[int, int] = GRID_SHAPE,

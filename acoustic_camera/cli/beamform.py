@@ -11,22 +11,21 @@ from ..constants import FOCUS_DISTANCE, NFFT, WINDOW
 from ..errors import AcamError
 from ..io.acoustic import FEATURES, VOLUME_DTYPES
 from ..kernels.base import BACKENDS
+from .. import options
 from . import main
-from .common import method_options, method_spec, parse_band, progress_bar, session_argument, writes_files
+from .common import Checked, method_options, method_spec, parse_band, progress_bar, session_argument, writes_files
 
 BACKEND_CHOICES = ("auto",) + BACKENDS
 
 
 def parse_focus(text: str) -> float | None:
+    """Metres to the focus plane, or None (far field) for 'inf'."""
     if text.lower() in ("inf", "infinity", "far"):
         return None
     try:
-        d = float(text)
-    except ValueError:
-        d = float("nan")
-    if not d > 0:
-        raise AcamError(f"--focus-distance: expected metres > 0 or 'inf', found {text!r}")
-    return d
+        return options.METRES(text, "--focus-distance")
+    except AcamError:
+        raise AcamError(f"--focus-distance: expected metres ({options.METRES.describe()}) or 'inf', found {text[:40]!r}") from None
 
 
 @main.command()
@@ -45,9 +44,9 @@ def parse_focus(text: str) -> float | None:
 @click.option("--steering", default="classic", show_default=True, type=click.Choice(STEERING),
               help="Steering formulation (Acoular's names).")
 @click.option("--window", default=WINDOW, show_default=True, help="Frame window: tukeyALPHA, hann, hamming, blackman or rect.")
-@click.option("--nfft", default=NFFT, show_default=True, type=int, help="Samples per acoustic frame.")
+@click.option("--nfft", default=NFFT, show_default=True, type=Checked(options.NFFT, "INTEGER"), help="Samples per acoustic frame.")
 @click.option("--band", default="900:", show_default=True, help="Band for the energy map, LO:HI in Hz (HI empty: top bin).")
-@click.option("--batch", default=24, show_default=True, type=int, help="Frames per kernel call.")
+@click.option("--batch", default=24, show_default=True, type=Checked(options.BATCH, "INTEGER"), help="Frames per kernel call.")
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Calibration file (acam calibrate): microphone gains applied, faulty microphones left out.")
 @method_options
@@ -77,7 +76,7 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
 @main.command()
 @session_argument
 @click.option("--pixel", default=None, help="Listen to acoustic pixel ROW,COL (of --grid).")
-@click.option("--truth", default=None, type=int, is_flag=False, flag_value=0,
+@click.option("--truth", default=None, type=Checked(options.FRAME, "INTEGER"), is_flag=False, flag_value=0,
               help="Follow simulated source S (default 0) frame by frame.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="WAV file to write.")
 @click.option("--method", default="das", show_default=True, type=click.Choice(("das", "mvdr")),
@@ -85,8 +84,8 @@ def beamform(session, out, backend, focus_distance, grid_text, features, dtype, 
 @click.option("--band", default=None, help="Keep only LO:HI Hz (HI empty: top bin); default: everything.")
 @click.option("--grid", "grid_text", default="36x48", show_default=True, help="Acoustic grid of --pixel, ROWSxCOLS.")
 @click.option("--steering", default="classic", show_default=True, type=click.Choice(STEERING), help="Steering formulation.")
-@click.option("--csm-frames", default=12, show_default=True, type=int, help="MVDR: video frames per covariance.")
-@click.option("--loading", default=10.0, show_default=True, type=float,
+@click.option("--csm-frames", default=12, show_default=True, type=Checked(options.CSM_FRAMES, "INTEGER"), help="MVDR: video frames per covariance.")
+@click.option("--loading", default=10.0, show_default=True, type=Checked(options.LOADING, "NUMBER"),
               help="MVDR: diagonal loading, times the mean microphone power.")
 @writes_files
 def listen(session, pixel, truth, out, method, band, grid_text, steering, csm_frames, loading, overwrite, quiet):

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from ..errors import AcamError
+from .. import options
 from . import main
-from .common import parse_band, progress_bar, session_argument, writes_files
+from .common import Checked, parse_band, progress_bar, session_argument, writes_files
 
 
 @main.group()
@@ -57,8 +58,8 @@ def parse_board(text: str) -> tuple[int, int]:
 @calibrate.command("camera")
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--board", default="9x6", show_default=True, help="Chessboard inner corners, COLSxROWS.")
-@click.option("--square", default=0.025, show_default=True, type=float, help="Chessboard square size, metres.")
-@click.option("--every", default=12, show_default=True, type=int, help="For videos: use every Nth frame.")
+@click.option("--square", default=0.025, show_default=True, type=Checked(options.SIDE_METRES, "NUMBER"), help="Chessboard square size, metres.")
+@click.option("--every", default=12, show_default=True, type=Checked(options.EVERY, "INTEGER"), help="For videos: use every Nth frame.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration file (.json).")
 @update_option
 @writes_files
@@ -92,8 +93,8 @@ def parse_xyz(text: str, option: str = "--source") -> tuple[float, float, float]
 @click.option("--source", "source", required=True,
               help="The reference source's position X,Y,Z in metres (array frame), or 'auto': from its ArUco marker "
                    "(--marker-size) through the registered pose of --calibration.")
-@click.option("--marker-id", default=0, show_default=True, type=int, help="With --source auto: the source's ArUco marker.")
-@click.option("--marker-size", default=None, type=float, help="With --source auto: the marker's side, metres.")
+@click.option("--marker-id", default=0, show_default=True, type=Checked(options.MARKER_ID, "INTEGER"), help="With --source auto: the source's ArUco marker.")
+@click.option("--marker-size", default=None, type=Checked(options.SIDE_METRES, "NUMBER"), help="With --source auto: the marker's side, metres.")
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="With --source auto: the calibration holding the camera's pose; with --update, OUT itself by default.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration file (.json).")
@@ -139,7 +140,7 @@ def calibrate_array(session, source, marker_id, marker_size, calibration, out, b
 @calibrate.command("sync")
 @session_argument
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration file (.json).")
-@click.option("--distance", default=3.0, show_default=True, type=float,
+@click.option("--distance", default=3.0, show_default=True, type=Checked(options.METRES, "NUMBER"),
               help="Metres from the array to the events (their sound's travel time is removed).")
 @update_option
 @writes_files
@@ -162,12 +163,12 @@ def calibrate_sync(session, out, distance, update, overwrite, quiet):
 @calibrate.command("register")
 @session_argument
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Calibration file (.json).")
-@click.option("--marker-id", default=0, show_default=True, type=int, help="The ArUco marker (DICT_4X4_50) the source carries.")
-@click.option("--marker-size", default=None, type=float,
+@click.option("--marker-id", default=0, show_default=True, type=Checked(options.MARKER_ID, "INTEGER"), help="The ArUco marker (DICT_4X4_50) the source carries.")
+@click.option("--marker-size", default=None, type=Checked(options.SIDE_METRES, "NUMBER"),
               help="Its black square's side, metres: its distance is then measured and the camera's position fitted too.")
 @click.option("--camera-position", default=None,
               help="Without --marker-size: the camera's centre X,Y,Z in metres (array frame), kept; default the session's.")
-@click.option("--depth", default=3.0, show_default=True, type=float,
+@click.option("--depth", default=3.0, show_default=True, type=Checked(options.METRES, "NUMBER"),
               help="Without --marker-size: metres to the source along the optical axis.")
 @click.option("--band", default="2000:5500", show_default=True, help="Band of the energy maps the directions come from, LO:HI Hz.")
 @click.option("--calibration", default=None, type=click.Path(dir_okay=False, path_type=Path),

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from .. import options
 from ..errors import AcamError
 
 SESSION_HELP = "Session file (.h5) made by `acam capture` or `acam import dualcam`."
@@ -76,27 +77,23 @@ def progress_bar(desc: str, unit: str, quiet: bool, unit_scale: bool = False):
 
 
 def parse_band(text: str, option: str = "--band") -> tuple[float, float | None]:
-    """'LO:HI' Hz -> (lo, hi); HI may be empty (up to the top bin)."""
-    lo, sep, hi = text.partition(":")
-    try:
-        band = float(lo or 0), (float(hi) if hi else None)
-    except ValueError:
-        band = None
-    if band is None or not sep or band[0] < 0 or (band[1] is not None and band[1] <= band[0]):
-        raise AcamError(f"{option}: expected LO:HI in Hz with 0 <= LO < HI (HI may be empty), found {text!r}")
-    return band
+    """'LO:HI' Hz -> (lo, hi); HI may be empty (up to the top bin). See :func:`.options.band`."""
+    return options.band(text, option)
 
 
-def parse_numbers(text: str, option: str, kind=float, count: int | None = None) -> tuple:
-    """'1,2,3' -> (1, 2, 3) of ``kind``; ``count`` fixes how many."""
+def parse_numbers(text: str, option: str, kind=float, count: int | None = None, limit=None) -> tuple:
+    """'1,2,3' -> (1, 2, 3) of ``kind``, each finite (and checked by ``limit``, a parser of
+    :mod:`.options`, when given); ``count`` fixes how many, and at most 10000 in any case."""
+    what = f"{count} " if count else ""
+    expected = f"{what}comma-separated {'integers' if kind is int else 'numbers'}"
+    items = [v for v in text.split(",") if v.strip()]
+    if not items or len(items) > 10000 or (count is not None and len(items) != count):
+        raise AcamError(f"{option}: expected {expected}, found {text[:60]!r}")
+    parse = limit or (options.Count(-2**31, 2**31 - 1) if kind is int else options.Real())
     try:
-        vals = tuple(kind(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        vals = None
-    if vals is None or (count is not None and len(vals) != count) or not vals:
-        what = f"{count} " if count else ""
-        raise AcamError(f"{option}: expected {what}comma-separated {'integers' if kind is int else 'numbers'}, found {text!r}")
-    return vals
+        return tuple(kind(parse(v, option)) for v in items)
+    except AcamError as exc:
+        raise AcamError(f"{option}: expected {expected}, found {text[:60]!r} ({str(exc).split(': ', 1)[-1]})") from None
 
 
 def human_bytes(n: float) -> str:
@@ -126,13 +123,13 @@ def method_options(f):
         click.option("--method", default=None, type=click.Choice(METHODS),
                      help="Short-time cross-spectral method for the band's maps (default: delay-and-sum per frame, "
                           "the kernel)."),
-        click.option("--csm-frames", default=d.csm_frames, show_default=True, type=int,
+        click.option("--csm-frames", default=d.csm_frames, show_default=True, type=Checked(options.CSM_FRAMES, "INTEGER"),
                      help="Frames per cross-spectral matrix, centred on each video frame (12: 1 s)."),
-        click.option("--nu", default=d.nu, show_default=True, type=float, help="Functional beamforming's order."),
-        click.option("--loading", default=d.loading, show_default=True, type=float,
+        click.option("--nu", default=d.nu, show_default=True, type=Checked(options.FUNCTIONAL_ORDER, "NUMBER"), help="Functional beamforming's order."),
+        click.option("--loading", default=d.loading, show_default=True, type=Checked(options.LOADING, "NUMBER"),
                      help="Capon's diagonal loading, times the mean microphone power."),
-        click.option("--clean-gain", default=d.damp, show_default=True, type=float, help="CLEAN-SC's loop gain."),
-        click.option("--clean-steps", default=d.n_iter, show_default=True, type=int, help="CLEAN-SC's most sources per bin."),
+        click.option("--clean-gain", default=d.damp, show_default=True, type=Checked(options.CLEAN_GAIN, "NUMBER"), help="CLEAN-SC's loop gain."),
+        click.option("--clean-steps", default=d.n_iter, show_default=True, type=Checked(options.CLEAN_STEPS, "INTEGER"), help="CLEAN-SC's most sources per bin."),
         click.option("--bin-weighting", default=d.weighting, show_default=True, type=click.Choice(WEIGHTINGS),
                      help="How the band's bins add up: power (levels true) or equal (each bin's map scaled to peak 1: "
                           "finds sources in reverberant rooms; levels relative)."),

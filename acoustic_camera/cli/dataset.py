@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from ..catalog import SCENARIOS, SOUND_CLASSES
+from .. import options
 from . import main
-from .common import human_bytes
+from .common import Checked, human_bytes
 
 
 def _names(text, option, allowed):
@@ -33,10 +34,10 @@ def dataset():
               help="small: 14 actions x 3 scenarios x 3 subjects x 20 s; paper: x 9 subjects x 30 s; tiny: for tests.")
 @click.option("--scenarios", default=None, help=f"Comma-separated, from {', '.join(SCENARIOS)} (default: the preset's).")
 @click.option("--classes", default=None, help="Comma-separated actions (default: the preset's; all 14 but in tiny).")
-@click.option("--subjects", default=None, type=int, help="Subjects 1..N (default: the preset's).")
-@click.option("--seconds", default=None, type=float, help="Seconds per session (default: the preset's).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Base of every session's seed.")
-@click.option("--workers", default=None, type=int, help="Sessions made at once (default: one per core).")
+@click.option("--subjects", default=None, type=Checked(options.SUBJECTS, "INTEGER"), help="Subjects 1..N (default: the preset's).")
+@click.option("--seconds", default=None, type=Checked(options.SIM_SECONDS, "NUMBER"), help="Seconds per session (default: the preset's).")
+@click.option("--seed", default=0, show_default=True, type=Checked(options.SEED, "INTEGER"), help="Base of every session's seed.")
+@click.option("--workers", default=None, type=Checked(options.WORKERS, "INTEGER"), help="Sessions made at once (default: one per core).")
 @click.option("--ray", "ray", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
               help="Run the sessions as Ray tasks: on a local instance started for the run, or on the cluster at "
                    "ADDRESS (e.g. auto, or ray://host:10001; OUT must be on a filesystem every node shares).")

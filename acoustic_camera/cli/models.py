@@ -12,8 +12,9 @@ import numpy as np
 from ..catalog import SCENARIOS
 from ..errors import AcamError
 from ..models.kinds import DISTILL_KINDS, EXPERIMENT_PRESET_NAMES, LAYERS, MODELS, RECIPE_NAMES, ROLES
+from .. import options
 from . import main
-from .common import models_extra, sessions_argument, writes_files
+from .common import Checked, models_extra, sessions_argument, writes_files
 
 
 @main.command()
@@ -25,23 +26,23 @@ from .common import models_extra, sessions_argument, writes_files
 @click.option("--recipe", default="quick", show_default=True, type=click.Choice(RECIPE_NAMES),
               help="Defaults of the settings below: quick (10 epochs, batch 16, lr 1e-3, no weight decay) or paper "
                    "(the DualCam scripts' epochs, batches, learning rates and weight decay per role and model).")
-@click.option("--epochs", default=None, type=int, help="Training epochs [recipe].")
-@click.option("--batch-size", default=None, type=int, help="Clips per batch [recipe].")
-@click.option("--crops", default=0, show_default=True, type=int,
+@click.option("--epochs", default=None, type=Checked(options.EPOCHS, "INTEGER"), help="Training epochs [recipe].")
+@click.option("--batch-size", default=None, type=Checked(options.CLIPS_PER_BATCH, "INTEGER"), help="Clips per batch [recipe].")
+@click.option("--crops", default=0, show_default=True, type=Checked(options.CROPS, "INTEGER"),
               help="Clips drawn at random from each 10-s training block per epoch (0: all of them).")
-@click.option("--lr", default=None, type=float, help="Adam learning rate [recipe].")
-@click.option("--weight-decay", default=None, type=float, help="L2 weight decay [recipe].")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of initialisation and batch order.")
+@click.option("--lr", default=None, type=Checked(options.LEARNING_RATE, "NUMBER"), help="Adam learning rate [recipe].")
+@click.option("--weight-decay", default=None, type=Checked(options.WEIGHT, "NUMBER"), help="L2 weight decay [recipe].")
+@click.option("--seed", default=0, show_default=True, type=Checked(options.SEED, "INTEGER"), help="Seed of initialisation and batch order.")
 @click.option("--distill", "distill_kind", default="soft", show_default=True, type=click.Choice(DISTILL_KINDS),
               help="soft labels (published) or Hinton's; feature hints; per-second + aggregated hints.")
-@click.option("--lam", default=None, type=float, help="Soft-label weight (soft, hinton) [recipe: 0.5].")
-@click.option("--temperature", default=None, type=float, help="Soft-label temperature (soft, hinton) [recipe: 1].")
-@click.option("--hint-weight", default=1.0, show_default=True, type=float, help="Hint term weight (hint, sequential).")
-@click.option("--alpha", default=0.5, show_default=True, type=float, help="Per-second vs aggregated hint (sequential).")
+@click.option("--lam", default=None, type=Checked(options.FRACTION, "NUMBER"), help="Soft-label weight (soft, hinton) [recipe: 0.5].")
+@click.option("--temperature", default=None, type=Checked(options.TEMPERATURE, "NUMBER"), help="Soft-label temperature (soft, hinton) [recipe: 1].")
+@click.option("--hint-weight", default=1.0, show_default=True, type=Checked(options.WEIGHT, "NUMBER"), help="Hint term weight (hint, sequential).")
+@click.option("--alpha", default=0.5, show_default=True, type=Checked(options.FRACTION, "NUMBER"), help="Per-second vs aggregated hint (sequential).")
 @click.option("--train-scenario", default=None, type=click.Choice(SCENARIOS), help="Cross-scenario: train on this scenario...")
 @click.option("--test-scenario", default=None, type=click.Choice(SCENARIOS), help="...and test on this one.")
-@click.option("--image-size", default=224, show_default=True, type=int, help="ResNet-50 crop side (resnet50, avnet).")
-@click.option("--video-per-second", default=1, show_default=True, type=int,
+@click.option("--image-size", default=224, show_default=True, type=Checked(options.IMAGE_SIDE, "INTEGER"), help="ResNet-50 crop side (resnet50, avnet).")
+@click.option("--video-per-second", default=1, show_default=True, type=Checked(options.PER_SECOND, "INTEGER"),
               help="Video frames per second of clip for the visual models (1: the middle frame; AVNet: 1 or 12).")
 @click.option("--visual-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Local ImageNet ResNet-50 state_dict (nothing is downloaded); without it the frozen backbone is random "
@@ -57,9 +58,9 @@ from .common import models_extra, sessions_argument, writes_files
               help="localize: DualCamNet checkpoint for the audio hint.")
 @click.option("--visual-teacher", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="localize: ResNet-50/AVNet checkpoint for the visual hint.")
-@click.option("--map-hint", default=0.0, show_default=True, type=float,
+@click.option("--map-hint", default=0.0, show_default=True, type=Checked(options.WEIGHT, "NUMBER"),
               help="localize: weight of the acoustic-image map hint (needs `acam beamform --features energy`).")
-@click.option("--label-hint", default=0.0, show_default=True, type=float,
+@click.option("--label-hint", default=0.0, show_default=True, type=Checked(options.WEIGHT, "NUMBER"),
               help="localize: weight of the class read out of the audio embedding and of the frame where the acoustic "
                    "camera's map peaks (one linear layer for both; needs --features energy).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last.pt.")
@@ -121,7 +122,7 @@ def train(role, sessions, out, model, teacher, recipe, epochs, batch_size, crops
 @click.option("--picture", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Localisers: a PNG of similarity maps over their frames (truth green, peak white); with a "
                    "two-figure control also NAME.control.png (own audio beside shuffled; silent figure red).")
-@click.option("--radius", default=64.0, show_default=True, type=float, help="Localisers: hit radius in pixels.")
+@click.option("--radius", default=64.0, show_default=True, type=Checked(options.PIXELS, "NUMBER"), help="Localisers: hit radius in pixels.")
 @click.option("--device", default="auto", show_default=True, help="torch device: auto (cuda when present), cpu, cuda:N.")
 @writes_files
 def evaluate(sessions, checkpoints, json_out, picture, radius, device, overwrite, quiet):
@@ -217,7 +218,7 @@ def experiment():
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Report folder.")
 @click.option("--preset", default="small", show_default=True, type=click.Choice(EXPERIMENT_PRESET_NAMES),
               help="small: few epochs, 112-px crops, for CPUs; paper: the paper's recipe (100 epochs...).")
-@click.option("--seeds", default=3, show_default=True, type=int, help="Seeds per model (mean and spread).")
+@click.option("--seeds", default=3, show_default=True, type=Checked(options.SEEDS, "INTEGER"), help="Seeds per model (mean and spread).")
 @click.option("--visual-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Local ImageNet ResNet-50 state_dict; without it the tables are flagged: random backbone.")
 @click.option("--audio-weights", default=None, type=click.Path(dir_okay=False, path_type=Path),

@@ -7,9 +7,10 @@ from pathlib import Path
 import click
 
 from ..array.geometry import PRESETS
+from .. import options
 from . import main
 from .beamform import BACKEND_CHOICES
-from .common import method_options, method_spec, parse_band, parse_numbers, progress_bar, session_argument, writes_files
+from .common import Checked, method_options, method_spec, parse_band, parse_numbers, progress_bar, session_argument, writes_files
 
 
 @main.command()
@@ -17,10 +18,10 @@ from .common import method_options, method_spec, parse_band, parse_numbers, prog
 @click.option("--acoustic", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Output of `acam beamform` (default: SESSION.acoustic.h5 if present, else beamform on the fly).")
 @click.option("--out", "out", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Overlay video (.mp4).")
-@click.option("--frame", default=None, type=int, help="Frame index for --png (default 0).")
+@click.option("--frame", default=None, type=Checked(options.FRAME, "INTEGER"), help="Frame index for --png (default 0).")
 @click.option("--png", default=None, type=click.Path(dir_okay=False, path_type=Path), help="Write one frame as PNG.")
 @click.option("--band", default="900:", show_default=True, help="Band LO:HI in Hz (HI empty: top bin).")
-@click.option("--range", "dyn_range", default=12.0, show_default=True, type=float, help="Dynamic range in dB below the maximum.")
+@click.option("--range", "dyn_range", default=12.0, show_default=True, type=Checked(options.RANGE_DB, "NUMBER"), help="Dynamic range in dB below the maximum.")
 @click.option("--reference", default="frame", show_default=True, type=click.Choice(["frame", "session"]),
               help="Top of the scale: each frame's maximum or the session's.")
 @click.option("--side-by-side", is_flag=True, help="Video, acoustic image and overlay next to each other.")
