@@ -52,21 +52,17 @@ class MethodSpec:
     weighting: str = "power"  # how the band's bins add up: WEIGHTINGS
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise AcamError(f"--method: expected one of {', '.join(METHODS)}, found {self.method!r}")
-        if self.csm_frames < 1:
-            raise AcamError(f"--csm-frames: expected at least 1 frame, found {self.csm_frames}")
-        if self.nu < 1:
-            raise AcamError(f"functional order: expected at least 1, found {self.nu}")
-        if self.weighting not in WEIGHTINGS:
-            raise AcamError(f"--bin-weighting: expected one of {', '.join(WEIGHTINGS)}, found {self.weighting!r}")
-        if not self.loading > 0:
-            raise AcamError(f"Capon's diagonal loading: expected > 0 (a CSM of fewer frames than microphones is "
-                            f"singular), found {self.loading}")
-        if self.n_iter is not None and self.n_iter < 1:
-            raise AcamError(f"CLEAN-SC steps: expected at least 1, found {self.n_iter}")
-        if not 0 < self.damp <= 1:
-            raise AcamError(f"CLEAN-SC loop gain: expected 0 < damp <= 1, found {self.damp}")
+        # the option types refuse NaN and inf too: a NaN order or loading made NaN maps
+        from .. import options
+
+        options.Choice(METHODS)(self.method, "--method")
+        options.Choice(WEIGHTINGS)(self.weighting, "--bin-weighting")
+        options.CSM_FRAMES(self.csm_frames, "--csm-frames (frames per CSM)")
+        options.FUNCTIONAL_ORDER(self.nu, "--nu (functional order)")
+        options.LOADING(self.loading, "--loading (Capon's diagonal loading, x mean mic power)")
+        if self.n_iter is not None:
+            options.CLEAN_STEPS(self.n_iter, "--clean-steps (CLEAN-SC steps)")
+        options.CLEAN_GAIN(self.damp, "--clean-gain (CLEAN-SC loop gain)")
 
 
 def estimate(spec: MethodSpec, C: np.ndarray, W: np.ndarray) -> np.ndarray:

@@ -217,8 +217,11 @@ def schema_version(f: h5py.File, path: Path, error: type, name: str, newest: int
     if schema != name:
         raise error(path, "root attribute acam_schema", f"'{name}'", repr(schema))
     try:
-        version = int(a["acam_schema_version"])
-    except (KeyError, TypeError, ValueError):
+        raw = a["acam_schema_version"]
+        version = int(raw)
+        if isinstance(raw, (str, bytes)) or version != raw:
+            raise ValueError
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise error(path, "root attribute acam_schema_version", "an integer", repr(a.get("acam_schema_version"))) from None
     if version > newest:
         raise error(path, "root attribute acam_schema_version",
@@ -241,8 +244,10 @@ def dataset(f: h5py.File, path: Path, error: type, name: str, ndim: int, dtype=N
     def dtype_name():
         if dtype is None:
             return "any"
-        return {"f": "float", "i": "integer", "b": "bool", "fiu": "numeric", "iu": "integer", "S": "text",
-                "SOU": "text"}.get(dtype, None) or np.dtype(dtype).name
+        if isinstance(dtype, str) and dtype.isalpha() and dtype.islower():
+            return {"f": "float", "i": "integer", "iu": "integer", "b": "bool", "biu": "bool or integer",
+                    "fiu": "numeric"}.get(dtype, f"numpy kind {dtype}")
+        return np.dtype(dtype).name
 
     if name not in f:
         raise error(path, f"/{name}", f"a {ndim}-D dataset ({dtype_name()})", "nothing")

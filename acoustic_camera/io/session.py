@@ -27,8 +27,10 @@ is set only after the writer has closed the file normally.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 import queue
 import threading
 import time
@@ -42,8 +44,9 @@ import numpy as np
 from .. import __version__
 from ..array.camera import Camera
 from ..array.geometry import ArrayGeometry
-from ..errors import AcamError, SessionFormatError
+from ..errors import AcamError, DiskError, SessionFormatError, os_errno, os_error_line
 from .. import options
+from .atomic import partial_path
 from .hdf5 import dataset, metadata_errors, open_h5, read, schema_version, stored_rows
 
 SCHEMA_NAME = "acam-session"
@@ -55,6 +58,9 @@ VIDEO_FORMATS = ("raw", "jpeg")
 TRUTH_WINDOW_ATTRS = ("window_samples", "window_alignment", "window", "active_threshold_db", "levels_pa")
 AUDIO_CHUNK_ROWS = 1024
 METADATA_KEYS = ("device", "scenario", "label", "subject")
+MAX_ABS_SAMPLE = 1e12
+"""Largest sample magnitude read as sound: far above any converter's raw counts (2^31) or any
+pressure in air (1e5 Pa), and small enough that a frame's power stays finite in float32."""
 _CAMERA_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rotation", "translation")
 
 
@@ -66,6 +72,14 @@ class SessionWriter:
     leaving it by KeyboardInterrupt also closes cleanly with the reason recorded; any other
     exception closes the file without the clean flag. ``n_samples``/``n_frames`` stay readable
     after closing.
+
+    A write that fails (a full disk, an I/O error) closes the file at once, writing nothing
+    more to it, and raises :class:`~acoustic_camera.errors.DiskError` naming the file: a
+    session written in place (a capture) never stays under its name then, but what was
+    flushed is kept as ``NAME.partial.h5`` (a file nothing was flushed to is removed); a
+    session written under a temporary name (``final_path``, or a ``NAME.partial.h5`` path from
+    :func:`~acoustic_camera.io.atomic.atomic_output`) is removed and the error names the
+    final file.
     """
 
     def __init__(
@@ -83,8 +97,17 @@ class SessionWriter:
         flush_interval: float = 1.0,
         video_format: str = "raw",
         jpeg_quality: int = 90,
+        final_path: str | Path | None = None,
     ) -> None:
         self.path = Path(path)
+        # the name errors give: the file this one becomes when it is written under a temporary name
+        self.final_path = Path(final_path) if final_path is not None else self.final_name(self.path)
+        self._temporary = self.final_path != self.path
+        self._f = None
+        self._closed = False
+        self._written = 0  # samples appended
+        self._flushed = 0  # samples on disk for sure (flushed)
+        self._final = (0, 0)
         if self.path.exists() and not overwrite:
             raise AcamError(f"{self.path}: file exists (pass --overwrite / overwrite=True to replace it)")
         if video_format not in VIDEO_FORMATS:
@@ -101,8 +124,16 @@ class SessionWriter:
         self.n_channels = geometry.n_mics
         self.flush_interval = flush_interval
         md = dict(metadata or {})
-        f = h5py.File(self.path, "w", libver="latest")
-        self._f = f
+        try:
+            self._create(geometry, camera, video_fps, md, source_labels, truth_attrs)
+        except BaseException as exc:
+            self._fail(exc)
+        self._last_flush = time.monotonic()
+        self._unflushed = 0
+
+    def _create(self, geometry, camera, video_fps, md, source_labels, truth_attrs) -> None:
+        # the file and its fixed parts; a failure here leaves no file behind (see __init__)
+        self._f = f = h5py.File(self.path, "w", libver="latest")
         a = f.attrs
         a["acam_schema"] = SCHEMA_NAME
         a["acam_schema_version"] = SCHEMA_VERSION
@@ -174,11 +205,12 @@ class SessionWriter:
                 "active": mk("active", (), "bool"),
                 "level_db": mk("level_db", (), "float32"),
             }
+        # the datasets that grow, and their lengths at the last flush (what a failed write keeps)
+        self._growing = [d for d in (self._audio, self._gaps, getattr(self, "_jpeg", None), self._frames, self._fsi,
+                                     self._ft, *(self._truth or {}).values()) if d is not None]
+        self._sizes = [0] * len(self._growing)
         # From here on the file is always consistent on disk for readers (and after a crash).
         f.swmr_mode = True
-        self._last_flush = time.monotonic()
-        self._unflushed = 0
-        self._closed = False
 
     # -- writing ---------------------------------------------------------------------------
     @property
@@ -200,13 +232,22 @@ class SessionWriter:
         block = np.asarray(block, dtype=np.float32)
         if block.ndim != 2 or block.shape[1] != self.n_channels:
             raise AcamError(f"{self.path}: audio block must have shape (n, {self.n_channels}), got {block.shape}")
-        self._append(self._audio, block)
+        self._check_open()
+        try:
+            self._append(self._audio, block)
+        except Exception as exc:
+            self._fail(exc)
+        self._written += len(block)
         self._unflushed += len(block)
         self._maybe_flush()
 
     def write_gap(self, start: int, length: int) -> None:
         """Record lost audio: `length` samples starting at sample `start` (already zero-filled)."""
-        self._append(self._gaps, np.array([[start, length]], dtype=np.int64))
+        self._check_open()
+        try:
+            self._append(self._gaps, np.array([[start, length]], dtype=np.int64))
+        except Exception as exc:
+            self._fail(exc)
 
     def write_frames(self, frames: np.ndarray, sample_index: np.ndarray, truth: dict | None = None) -> None:
         """Append video frames (k, H, W, 3) uint8 RGB with their audio-clock sample indices (k,),
@@ -222,18 +263,25 @@ class SessionWriter:
             raise AcamError(f"{self.path}: {len(frames)} frames but {len(sample_index)} timestamps")
         if (self._truth is None) != (truth is None):
             raise AcamError(f"{self.path}: ground truth must be given exactly when the session was opened with source labels")
-        if truth is not None:
-            for k, ds in self._truth.items():
-                self._append(ds, np.asarray(truth[k]).reshape((len(frames),) + ds.shape[1:]))
-        self._append(self._fsi, sample_index)
-        self._append(self._ft, sample_index / self.sample_freq)
-        if self.video_format == "raw":
-            self._append(self._frames, frames)
-        else:
-            self._append_jpeg(frames)
+        self._check_open()
+        blobs = self._encode_jpeg(frames) if self.video_format == "jpeg" else None
+        try:
+            if truth is not None:
+                for k, ds in self._truth.items():
+                    self._append(ds, np.asarray(truth[k]).reshape((len(frames),) + ds.shape[1:]))
+            self._append(self._fsi, sample_index)
+            self._append(self._ft, sample_index / self.sample_freq)
+            if blobs is None:
+                self._append(self._frames, frames)
+            else:
+                self._append(self._jpeg, blobs[0])
+                self._append(self._frames, blobs[1])
+        except Exception as exc:
+            self._fail(exc)
         self._maybe_flush()
 
-    def _append_jpeg(self, frames: np.ndarray) -> None:
+    def _encode_jpeg(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The frames' JPEG files one after another, and their (offset, length) index rows."""
         import cv2
 
         at = self._jpeg.shape[0]
@@ -245,8 +293,7 @@ class SessionWriter:
             index.append((at, len(buf)))
             blobs.append(buf.ravel())
             at += len(buf)
-        self._append(self._jpeg, np.concatenate(blobs))
-        self._append(self._frames, np.array(index, np.int64))
+        return np.concatenate(blobs), np.array(index, np.int64)
 
     def _maybe_flush(self) -> None:
         if self._unflushed >= self.sample_freq * self.flush_interval or (
@@ -256,7 +303,13 @@ class SessionWriter:
 
     def flush(self) -> None:
         """Make everything written so far durable and visible to readers."""
-        self._f.flush()
+        self._check_open()
+        try:
+            self._f.flush()
+        except Exception as exc:
+            self._fail(exc)
+        self._flushed = self._written
+        self._sizes = [d.shape[0] for d in self._growing]
         self._last_flush = time.monotonic()
         self._unflushed = 0
 
@@ -266,18 +319,107 @@ class SessionWriter:
         ``attrs``: final root attributes (e.g. capture statistics), JSON-encoded when not plain."""
         if self._closed:
             return
-        self._final = (self._audio.shape[0], self._frames.shape[0])
-        self._closed = True
-        self._f.flush()
-        self._f.close()
-        # SWMR mode forbids attribute writes, so the clean flag goes in after a normal reopen:
-        # a writer dying in between leaves the flag False, which is the truth.
-        with h5py.File(self.path, "r+") as f:
+        self.flush()
+        try:
+            self._final = (self._audio.shape[0], self._frames.shape[0])
+            self._f.close()
+            # SWMR mode forbids attribute writes, so the clean flag goes in after a normal reopen:
+            # a writer dying in between leaves the flag False, which is the truth.
+            self._f = f = h5py.File(self.path, "r+")
             f.attrs["stop_reason"] = stop_reason
             for k, v in (attrs or {}).items():
                 f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
             if clean:
                 f.attrs["closed_cleanly"] = 1
+            f.close()
+        except Exception as exc:
+            self._fail(exc)
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise AcamError(f"{self.final_path}: the session file is closed: nothing more can be written to it")
+
+    def _fail(self, exc: BaseException):
+        """A write (or the file's creation) failed: close the file writing nothing more to it,
+        keep what was flushed (in place: renamed NAME.partial.h5) or remove it, and raise: a
+        :class:`DiskError` naming the file for the machine's errors (disk full, I/O, permissions),
+        else ``exc`` itself."""
+        try:
+            self._final = (self._written, self._frames.shape[0])
+        except Exception:  # the file is not there, or not whole
+            self._final = (self._written, 0)
+        self._closed = True
+        if not self._temporary and self._flushed:
+            self._trim()
+        self.close_after_failure(self._f)
+        fs = getattr(self, "sample_freq", None) or 1.0
+        kept = None
+        try:
+            if self._temporary or self._flushed == 0:
+                self.path.unlink(missing_ok=True)
+            else:
+                kept = partial_path(self.path)
+                os.replace(self.path, kept)
+        except OSError:  # e.g. a read-only file system: the file stays where it is
+            kept = self.path if self.path.exists() else None
+        if self._temporary or kept is None:
+            what = ("" if self._temporary else "nothing was recorded, no file is kept" if not self._written else
+                    f"{self._written / fs:.1f} s were written but none flushed, no file is kept")
+        else:
+            cause = "disk full" if os_errno(exc) in (errno.ENOSPC, errno.EDQUOT) else "writing failed"
+            what = (f"{cause} after {self._written / fs:.1f} s; the {self._flushed / fs:.1f} s flushed are kept in "
+                    f"{kept}")
+        if os_error_line(exc) is not None:
+            raise DiskError(self.final_path, exc, what) from exc
+        if kept is not None and hasattr(exc, "add_note"):
+            exc.add_note(f"{self.final_path}: {what}")
+        raise exc
+
+    def _trim(self) -> None:
+        """Cut every dataset back to its length at the last flush and close the file, if the disk
+        takes that (it needs little new space: the cut chunks are dropped unwritten). A file
+        closed so holds exactly what was flushed; else it is left as the failed write left it,
+        its datasets possibly longer than what was flushed."""
+        try:
+            if self._f is not None and self._f.id.valid:
+                for d, n in zip(self._growing, self._sizes):
+                    if d.shape[0] != n:
+                        d.resize(n, axis=0)
+                self._f.flush()
+                self._f.close()
+        except Exception:
+            pass
+
+    @staticmethod
+    def final_name(path: str | Path) -> Path:
+        """The file a temporary ``NAME.partial.SUFFIX`` (:func:`~acoustic_camera.io.atomic.partial_path`)
+        becomes, ``NAME.SUFFIX``; any other path is its own final name."""
+        p = Path(path)
+        return p.with_name(p.stem[: -len(".partial")] + p.suffix) if p.stem.endswith(".partial") else p
+
+    @staticmethod
+    def close_after_failure(f) -> None:
+        """Close an h5py file after a write failed, writing nothing more to it. HDF5 would retry the
+        failed writes of its cache on closing, fail again and keep the file open, and its objects
+        would then be torn down in the wrong order at exit (a segmentation fault). Its descriptor is
+        pointed at /dev/null first, so the file on disk stays as its last successful write left it."""
+        if f is None:
+            return
+        try:
+            if f.id.valid:
+                fd = f.id.get_vfd_handle()
+                nul = os.open(os.devnull, os.O_RDWR)
+                try:
+                    os.dup2(nul, fd)
+                finally:
+                    os.close(nul)
+        except Exception:  # not a POSIX file descriptor (another driver): close as it is
+            pass
+        try:
+            f.close()
+        except Exception:
+            pass
 
     def __enter__(self) -> "SessionWriter":
         return self
@@ -393,7 +535,8 @@ class Session:
         """Samples [start, stop) as float32 (n, channels), or (n,) of one ``channel`` (read
         alone: half the time of reading every channel and picking one).
 
-        Non-finite samples (NaN, +-inf: a broken converter, a hand-edited file) are read as 0,
+        Non-finite samples (NaN, +-inf: a broken converter, a hand-edited file), and any beyond
+        :data:`MAX_ABS_SAMPLE` (whose power would overflow float32), are read as 0,
         so that the microphone adds nothing to those samples instead of turning every output
         of the frame into NaN; each one read is recorded in :attr:`nonfinite` for the report.
         A damaged chunk is a :class:`SessionFormatError` naming the rows."""
@@ -401,13 +544,22 @@ class Session:
         start = max(start, 0)
         sel = np.s_[start:stop] if channel is None else np.s_[start:stop, int(channel)]
         x = read(self.file["time_data"], sel, self.path, SessionFormatError, f"/time_data rows {start}..{stop - 1}")
-        if not np.isfinite(x.sum(dtype=np.float64)):  # one pass over the block; the mask only when needed
-            bad = ~np.isfinite(x)
+        # min and max are NaN-propagating, need no temporary, and find inf and absurd values alike
+        if x.size and not (-MAX_ABS_SAMPLE <= x.min() and x.max() <= MAX_ABS_SAMPLE):
+            bad = ~(np.abs(x) <= MAX_ABS_SAMPLE)
             if bad.any():
                 x = np.where(bad, np.float32(0), x)
                 rows, chans = np.nonzero(bad.reshape(len(x), -1))
                 self.nonfinite.note(start + rows, chans if channel is None else np.full(len(rows), int(channel)))
         return x
+
+    def require_audio(self, what: str) -> None:
+        """Refuse, in one line, a session with no audio or no frames for a job that needs both
+        (a map of silence would be drawn as a flat, full-scale overlay)."""
+        if self.n_samples == 0:
+            raise SessionFormatError(self.path, "/time_data", f"audio samples to {what}", "none (0 samples)")
+        if self.n_frames == 0:
+            raise SessionFormatError(self.path, "/video/sample_index", f"video frames to {what}", "none")
 
     def frame(self, i: int) -> np.ndarray:
         """Video frame i, uint8 (H, W, 3) RGB."""
@@ -479,7 +631,7 @@ class NonFinite:
         mics = sorted(self.count)
         where = ", ".join(f"mic {c} ({self.span[c][0] / sample_freq:.3f}-{self.span[c][1] / sample_freq:.3f} s)"
                           for c in mics[:8]) + (" ..." if len(mics) > 8 else "")
-        return f"non-finite samples (NaN/inf) on {len(mics)} microphone(s): {where}; read as silence (0)"
+        return f"non-finite or absurd samples (NaN, inf, |x| > {MAX_ABS_SAMPLE:g}) on {len(mics)} microphone(s): {where}; read as silence (0)"
 
 
 class AudioHasher:
