@@ -9,7 +9,7 @@ A parser accepts the text a user typed or a Python number alike.
 Why the limits are where they are (each is far outside any sensible use, and inside what the
 machine can hold or the physics can mean):
 
-- rates and durations: audio 1 kHz..384 kHz (MEMS and studio converters); video 0..240 fps and
+- rates and durations: audio 1 kHz..384 kHz (MEMS and studio converters); video 0.5..240 fps and
   below the audio rate (each frame needs its own sample); a capture at most 24 h, a simulation
   at most 1 h (it is computed in memory);
 - frames: ``--nfft`` 16..65536 samples (below 16 a frame holds no spectrum worth the name);
@@ -125,7 +125,7 @@ MAX_LOOK_POINTS = 1 << 18
 MAX_METRES = 1000.0
 
 SAMPLE_RATE = Real(1000.0, 384000.0, unit="Hz")
-FPS = Real(0.0, 240.0, lo_open=True, unit="fps")
+FPS = Real(0.5, 240.0, unit="fps")
 CAPTURE_SECONDS = Real(0.0, 86400.0, lo_open=True, unit="s")
 SIM_SECONDS = Real(0.0, 3600.0, lo_open=True, unit="s")
 NFFT = Count(16, 65536, "samples")

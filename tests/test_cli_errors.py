@@ -63,7 +63,7 @@ CATALOGUE = [
     ("capture --out {d}/x.h5 --geometry {junk}", "not a readable XML geometry file"),
     ("capture --out {d}/x.h5 --scenario underwater", "--scenario"),
     ("capture --out {d}/x.h5 --rate 100", "--rate: expected a finite number >= 1000 Hz"),
-    ("capture --out {d}/x.h5 --fps 0", "--fps: expected a finite number > 0 fps"),
+    ("capture --out {d}/x.h5 --fps 0", "--fps: expected a finite number >= 0.5 fps"),
     ("capture --out {d}/x.h5 --duration ten", "--duration"),
     ("capture --out {s}", "file exists"),
     ("capture --duration 1", "Missing option '--out'"),

@@ -48,6 +48,12 @@ class Beamformer:
             raise AcamError(f"--nfft: expected a positive even number of samples, found {nfft}")
         self.geometry, self.camera, self.sample_freq = geometry, camera, float(sample_freq)
         self.nfft, self.window_name, self.steering, self.c = nfft, window, steering, c
+        from ..options import check_memory
+
+        rows, cols = grid
+        # the plan (delays and amplitudes per look point and microphone) and a few volumes in flight
+        check_memory(rows * cols * (geometry.n_mics * 16 + (nfft // 2) * 4 * 4), "the beamformer's plan and volumes",
+                     f"--grid {rows}x{cols}, --nfft {nfft}, {geometry.n_mics} microphones")
         self.window = make_window(window, nfft)
         self.freqs = bin_frequencies(self.sample_freq, nfft)
         self.grid = make_grid(camera, grid, focus_distance)

@@ -27,6 +27,7 @@ from ..io.atomic import atomic_output, check_output
 from ..io.session import AudioHasher, open_session
 from .beamformer import Beamformer
 from .features import MfccSpec, band_energy_db, mfcc, mfcc_and_energy, power_db
+from ..constants import GRID_SHAPE, NFFT
 from .methods import KERNEL_METHOD, iter_band_maps
 from .spectra import gather_frames
 
@@ -69,6 +70,14 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
     check_output(out_path, overwrite, inputs=(session_path,))
     t_start = time.perf_counter()
     with open_session(session_path) as s:
+        s.require_audio("beamform")
+        from ..options import check_memory
+
+        rows, cols = beamformer_kw.get("grid", GRID_SHAPE)
+        nfft = beamformer_kw.get("nfft", NFFT)
+        # three batches of volumes in flight (read, computed, written), float32, and their spectra
+        check_memory(3 * batch * (rows * cols * (nfft // 2) * 4 + s.n_channels * (nfft // 2) * 8 + nfft * s.n_channels * 4),
+                     f"beamforming {s.path} in batches of {batch} frames", "--batch, --grid, --nfft")
         if "reduced" in s.metadata:
             raise AcamError(f"{session_path}: /time_data: expected the array's channels, found microphone "
                             f"{s.metadata['reduced'].get('kept_channels')} only (a training copy: acam dataset make --keep "
