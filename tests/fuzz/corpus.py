@@ -173,6 +173,34 @@ def acoustic_edits() -> dict:
     }
 
 
+_KILLED_WRITER = """
+import os, signal, sys
+import numpy as np
+from acoustic_camera import preset
+from acoustic_camera.array.camera import Camera
+from acoustic_camera.io.session import SessionWriter
+w = SessionWriter(sys.argv[1], sample_freq=12000, geometry=preset("uma16"), camera=Camera(width=64, height=48, fx=55.0,
+                  fy=55.0, cx=31.5, cy=23.5), video_fps=12)
+rng = np.random.default_rng(0)
+for k in range(24):
+    w.write_audio(rng.standard_normal((1000, 16)).astype(np.float32))
+    w.write_frames(np.zeros((48, 64, 3), np.uint8), [k * 1000])
+w.flush()
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def killed_capture(d: Path) -> Path:
+    """A session whose writer was killed (SIGKILL) after 2 s: HDF5's consistency flags still set,
+    so readers must open it through SWMR."""
+    import subprocess
+    import sys
+
+    p = d / "killed.h5"
+    subprocess.run([sys.executable, "-c", _KILLED_WRITER, str(p)], check=False, timeout=120)
+    return p
+
+
 def truncations(src: Path, d: Path, prefix: str) -> dict:
     size = src.stat().st_size
     offsets = sorted({0, 1, 8, 100, 512, 1024, 2048, 4096, 8192, 32768, size // 4, size // 2, 3 * size // 4,
@@ -225,6 +253,10 @@ def make_corpus(d: Path, base: Path, acoustic: Path, n_meta: int = 24, n_data: i
         _edit(acoustic, sd / "s.acoustic.h5", fn)
         cases[name] = (s, sd / "s.acoustic.h5")
     for name, p in {**truncations(base, d, "session"), **flips(base, d, "session", n_meta, n_data)}.items():
+        cases[name] = (p, None)
+    killed = killed_capture(d)
+    cases["killed"] = (killed, None)
+    for name, p in {**truncations(killed, d, "killed"), **flips(killed, d, "killed", n_meta, n_data // 2, 2)}.items():
         cases[name] = (p, None)
     for name, p in {**truncations(acoustic, d, "acoustic"), **flips(acoustic, d, "acoustic", n_meta // 2, n_data // 2, 1)}.items():
         sd = d / name

@@ -66,3 +66,20 @@ def test_damaged_files_many_flips(base, tmp_path):
     corpus = make_corpus(tmp_path / "corpus", *base, n_meta=40, n_data=16)
     corpus = {k: v for k, v in corpus.items() if "flip" in k}
     _check(run_cases(_cases(corpus, tmp_path / "out")), tmp_path)
+
+
+def test_a_flat_or_silent_map_is_not_drawn_as_a_source():
+    import numpy as np
+
+    from acoustic_camera.view.render import RenderOptions, overlay_frame
+
+    frame = np.full((480, 640, 3), 90, np.uint8)
+    opts = RenderOptions(colorbar=False)
+    for energy, top in ((np.full((36, 48), -300.0, np.float32), -300.0),  # silence (power_db's floor)
+                        (np.full((36, 48), 42.0, np.float32), 42.0)):  # sound everywhere alike: no contrast
+        out = overlay_frame(frame, energy, top, opts)
+        assert np.array_equal(out[40:], frame[40:])  # untouched below the "no signal" line
+        assert not np.array_equal(out[:40], frame[:40])  # which is written
+    peak = np.full((36, 48), 30.0, np.float32)
+    peak[18, 24] = 42.0
+    assert not np.array_equal(overlay_frame(frame, peak, 42.0, opts)[40:], frame[40:])
