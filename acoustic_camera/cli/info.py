@@ -8,6 +8,7 @@ import click
 import numpy as np
 
 from . import main
+from ..errors import AcamError
 from .common import human_bytes
 
 
@@ -22,8 +23,13 @@ def info(file, no_scan):
     from ..io.acoustic import SCHEMA_NAME as ACOUSTIC
     from ..io.hdf5 import schema_of
 
-    if file.suffix.lower() == ".json":
-        lines = _calibration_lines(file)
+    suffix = file.suffix.lower()
+    if not file.exists():
+        raise AcamError(f"{file}: no such file")
+    if suffix == ".json":
+        lines = _json_lines(file)
+    elif suffix in OTHER:
+        lines = OTHER[suffix](file)
     else:
         lines = _acoustic_lines(file) if schema_of(file) == ACOUSTIC else _session_lines(file, not no_scan)
     click.echo("\n".join(lines))
@@ -173,3 +179,108 @@ def _calibration_lines(path: Path) -> list[str]:
               f"faults:      {len(mc.faults)}; excluded: {mc.excluded if mc.excluded else 'none'}"]
     lines += [f"  mic {f.mic:3d}  {f.fault:9s} {'excluded' if f.exclude else 'kept    '}  {f.detail}" for f in mc.faults]
     return lines
+
+
+# -- the other files acam writes: what they hold, and what is wrong with them -------------------
+def _json_lines(path: Path) -> list[str]:
+    from ..io.jsonfile import read_json
+
+    doc, _ = read_json(path, "a JSON file written by acam")
+    kind = doc.get("acam_schema") if isinstance(doc, dict) else None
+    if kind == "acam-calibration":
+        return _calibration_lines(path)
+    if kind == "acam-split":
+        from ..io.dataset import read_split
+
+        sp = read_split(path)
+        parts = {p: sum(1 for v in sp.part.values() if v == p) for p in sorted(set(sp.part.values()))}
+        return [f"file:        {path} ({human_bytes(path.stat().st_size)})",
+                f"schema:      acam-split, seed {sp.seed}, {sp.block_seconds:g}-s blocks",
+                "blocks:      " + ", ".join(f"{p} {n}" for p, n in parts.items())]
+    keys = ", ".join(list(doc)[:12]) if isinstance(doc, dict) else type(doc).__name__
+    return [f"file:        {path} ({human_bytes(path.stat().st_size)})", f"JSON:        {keys}"]
+
+
+def _wav_lines(path: Path) -> list[str]:
+    import warnings
+
+    from scipy.io import wavfile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rate, x = wavfile.read(path, mmap=True)
+    except (ValueError, OSError, EOFError) as exc:
+        raise AcamError(f"{path}: expected a WAV file, found one that cannot be read ({str(exc)[:80]})") from None
+    x = np.asarray(x)
+    n = x.shape[0]
+    ok = np.isfinite(x).all() if x.dtype.kind == "f" else True
+    peak = float(np.abs(x).max()) if n else 0.0
+    return [f"file:        {path} ({human_bytes(path.stat().st_size)})",
+            f"audio:       {n / rate if rate else 0:.3f} s, {n} samples x {1 if x.ndim == 1 else x.shape[1]} channel(s) at "
+            f"{rate} Hz, {x.dtype}; peak {peak:.4g}",
+            "checked:     every sample finite" if ok else "NON-FINITE:  the file holds NaN or inf samples"]
+
+
+def _video_lines(path: Path) -> list[str]:
+    import os
+
+    # FFmpeg would print its own complaint about a damaged file beside our one line; OpenCV reads
+    # this when it first opens a video, so it is set before (this command's process only)
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise AcamError(f"{path}: expected a video OpenCV can read, found one it cannot open (damaged, or cut short)")
+        fps, w, h = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        n = 0
+        while n < 10**6 and cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    declared = f" at {fps:g} fps ({n / fps:.2f} s)" if fps and np.isfinite(fps) and fps > 0 else ""
+    return [f"file:        {path} ({human_bytes(path.stat().st_size)})",
+            f"video:       {n} frames {w}x{h}{declared}" + ("" if n else "; NO FRAMES: damaged or empty")]
+
+
+def _picture_lines(path: Path) -> list[str]:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise AcamError(f"{path}: expected a picture OpenCV can read, found one it cannot decode (damaged?)")
+    return [f"file:        {path} ({human_bytes(path.stat().st_size)})",
+            f"picture:     {img.shape[1]}x{img.shape[0]}, {1 if img.ndim == 2 else img.shape[2]} channel(s)"]
+
+
+def _geometry_lines(path: Path) -> list[str]:
+    from ..array.geometry import load_geometry
+
+    g = load_geometry(path)
+    return [f"file:        {path} ({human_bytes(path.stat().st_size)})",
+            f"array:       {g.name}, {g.n_mics} microphones, aperture {g.aperture:.3f} m"]
+
+
+def _opaque_lines(path: Path) -> list[str]:
+    kind = {".pt": "a PyTorch checkpoint (acam train; read by acam evaluate)",
+            ".npz": "numpy arrays (acam features, the models' cache)"}[path.suffix.lower()]
+    if path.suffix.lower() == ".npz":
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(path) as z:
+                names = [n.removesuffix(".npy") for n in z.namelist()]
+                bad = z.testzip()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise AcamError(f"{path}: expected {kind}, found a damaged archive ({exc})") from None
+        return [f"file:        {path} ({human_bytes(path.stat().st_size)})",
+                f"holds:       {', '.join(names[:12])}" + (f"; DAMAGED member {bad}" if bad else "")]
+    return [f"file:        {path} ({human_bytes(path.stat().st_size)}), {kind}"]
+
+
+OTHER = {".wav": _wav_lines, ".mp4": _video_lines, ".avi": _video_lines, ".mkv": _video_lines, ".mov": _video_lines,
+         ".png": _picture_lines, ".jpg": _picture_lines, ".jpeg": _picture_lines, ".bmp": _picture_lines,
+         ".xml": _geometry_lines, ".pt": _opaque_lines, ".npz": _opaque_lines}
+"""Readers of the other files acam writes, by suffix (sessions and acoustic files are HDF5)."""

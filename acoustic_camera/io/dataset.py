@@ -171,26 +171,35 @@ def write_split(root, split: dict) -> Path:
 
 def read_split(path) -> Split:
     """Open and validate a split file; one-line errors name the file and the field."""
+    from .jsonfile import read_json
+
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-        d = json.loads(raw)
-    except OSError as exc:
-        raise AcamError(f"{path}: cannot read the split file ({exc.strerror})") from None
-    except ValueError:
-        raise AcamError(f"{path}: expected a JSON split file (acam dataset make), found unparsable text") from None
+    d, raw = read_json(path, "a JSON split file (acam dataset make)")
     if not isinstance(d, dict) or d.get("acam_schema") != SPLIT_SCHEMA:
-        raise AcamError(f"{path}: acam_schema: expected '{SPLIT_SCHEMA}', found {d.get('acam_schema') if isinstance(d, dict) else d!r}")
+        found = d.get("acam_schema") if isinstance(d, dict) else type(d).__name__
+        raise AcamError(f"{path}: acam_schema: expected '{SPLIT_SCHEMA}', found {str(found)[:40]!r}")
+    try:
+        return _split(path, d, raw)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        raise AcamError(f"{path}: expected seed, fractions, block_seconds and units as acam dataset make writes them, "
+                        "found values of other types") from None
+
+
+def _split(path: Path, d: dict, raw: bytes) -> Split:
     if int(d.get("acam_schema_version", 0)) > SPLIT_VERSION:
         raise AcamError(f"{path}: acam_schema_version: expected at most {SPLIT_VERSION}, found {d['acam_schema_version']} (upgrade acam)")
     part, scen = {}, {}
-    for i, u in enumerate(d.get("units", [])):
+    units = d.get("units", [])
+    if not isinstance(units, list):
+        raise AcamError(f"{path}: units: expected a list of blocks, found {type(units).__name__}")
+    for i, u in enumerate(units):
         try:
             key = (Path(u["session"]).name, int(u["block"]))
             if u["part"] not in PARTS:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
-            raise AcamError(f"{path}: units[{i}]: expected session, block, scenario and part ({', '.join(PARTS)}), found {u!r}") from None
+            raise AcamError(f"{path}: units[{i}]: expected session, block, scenario and part ({', '.join(PARTS)}), "
+                            f"found {str(u)[:60]}") from None
         if key in part:
             raise AcamError(f"{path}: units[{i}]: {key[0]} block {key[1]} appears twice")
         part[key], scen[key] = u["part"], str(u.get("scenario", ""))

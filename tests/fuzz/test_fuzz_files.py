@@ -83,3 +83,47 @@ def test_a_flat_or_silent_map_is_not_drawn_as_a_source():
     peak = np.full((36, 48), 30.0, np.float32)
     peak[18, 24] = 42.0
     assert not np.array_equal(overlay_frame(frame, peak, 42.0, opts)[40:], frame[40:])
+
+
+def test_info_says_what_is_wrong_with_every_output_damaged(base, tmp_path):
+    """`acam info` on each kind of file acam writes (picture, video, WAV, geometry, JSON, the
+    models' arrays), whole, cut short and with bytes flipped: a summary, or one line."""
+    import numpy as np
+
+    s, _ = base
+    made = {"png": tmp_path / "f.png", "mp4": tmp_path / "o.mp4", "wav": tmp_path / "l.wav"}
+    setup = run_cases([
+        {"id": "png", "args": ["render", str(s), "--png", str(made["png"]), "--frame", "2", "--quiet"], "outputs": []},
+        {"id": "mp4", "args": ["render", str(s), "--out", str(made["mp4"]), "--quiet"], "outputs": []},
+        {"id": "wav", "args": ["listen", str(s), "--pixel", "4,6", "--out", str(made["wav"]), "--quiet"], "outputs": []},
+    ])
+    assert all(r["verdict"] == "ok" for r in setup), setup
+    from acoustic_camera import preset
+
+    made["xml"] = tmp_path / "g.xml"
+    preset("uma16").to_xml(made["xml"])
+    made["json"] = tmp_path / "x.json"
+    made["json"].write_text('{"acam_schema": "acam-split", "units": []}')
+    made["npz"] = tmp_path / "a.npz"
+    np.savez(made["npz"], a=np.arange(10))
+    rng = np.random.default_rng(3)
+    files = []
+    for kind, p in made.items():
+        data = p.read_bytes()
+        files.append(p)
+        for cut in (0, 10, len(data) // 3, len(data) - 7):
+            q = tmp_path / f"{kind}-cut{cut}{p.suffix}"
+            q.write_bytes(data[:cut])
+            files.append(q)
+        for j in range(3):
+            x = bytearray(data)
+            at = int(rng.integers(0, max(1, len(x) - 16)))
+            for i in range(at, min(at + 16, len(x))):
+                x[i] ^= 0x5A
+            q = tmp_path / f"{kind}-flip{j}{p.suffix}"
+            q.write_bytes(bytes(x))
+            files.append(q)
+    results = run_cases([{"id": q.name, "args": ["info", str(q)], "outputs": []} for q in files])
+    bad = [r for r in results if r["verdict"] not in ("ok", "error")]
+    assert not bad, "\n".join(f"{r['id']}: {r['verdict']} {r.get('detail')} {r.get('stderr', '')[-200:]}" for r in bad)
+    assert sum(r["verdict"] == "error" for r in results) >= len(made) * 2  # the empty and cut files, at least
