@@ -35,6 +35,11 @@ MAX_DIGITS = 30
 """Longest integer or number text accepted (a 5000-digit integer is refused, not parsed)."""
 
 
+def shown(value) -> str:
+    """A user's value as an error message shows it: its repr, cut at 40 characters."""
+    return _shown(value)
+
+
 def _shown(value) -> str:
     s = repr(value)
     return s if len(s) <= 40 else s[:37] + "..."
@@ -136,6 +141,9 @@ CLEAN_GAIN = Real(0.0, 1.0, lo_open=True)
 FUNCTIONAL_ORDER = Real(1.0, 1000.0)
 LOADING = Real(0.0, 1e6, lo_open=True)
 RANGE_DB = Real(0.0, 200.0, lo_open=True, unit="dB")
+LIVE_RANGE_DB = Real(1.0, 60.0, unit="dB")  # the live view's slider
+LIVE_CSM_FRAMES = Count(1, 48, "frames")  # 4 s at 12 fps: the live view's latency budget
+PREROLL_SECONDS = Real(0.0, 3600.0, unit="s")
 METRES = Real(0.0, MAX_METRES, lo_open=True, unit="m")
 COORDINATE = Real(-MAX_METRES, MAX_METRES, unit="m")
 SEED = Count(0, 2**32 - 1)

@@ -21,7 +21,8 @@ ROOTS = {"acoustic_camera": REPO / "acoustic_camera", "acoustic_camera.kernels":
 
 # the path of the data, as ranks: a module may import from a lower rank, or from its own group
 LEAVES = ("acoustic_camera", "acoustic_camera.errors", "acoustic_camera.constants", "acoustic_camera.catalog",
-          "acoustic_camera.framing", "acoustic_camera._lazy", "acoustic_camera.io.atomic", "acoustic_camera.jitcache")
+          "acoustic_camera.framing", "acoustic_camera._lazy", "acoustic_camera.io.atomic", "acoustic_camera.jitcache",
+          "acoustic_camera.options")
 GROUPS = [  # (prefix, group, rank); the first matching prefix wins
     ("acoustic_camera.kernels", "kernels", 1),
     ("acoustic_camera.array", "array", 1),

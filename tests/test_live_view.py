@@ -98,7 +98,7 @@ def test_view_settings_are_checked_in_one_line(static_scene):
     bf = Beamformer(cfg.geometry, cfg.camera, cfg.sample_freq, grid=(6, 8))
     imager = LiveImager(LiveFeed(cfg.sample_freq, cfg.geometry.n_mics), bf)
     for kw, msg in (({"method": "music"}, "method: expected one of kernel, das"),
-                    ({"dynamic_range_db": 0.5}, "dynamic range: expected 1 to 60 dB"),
+                    ({"dynamic_range_db": 0.5}, "dynamic range: expected a finite number >= 1 dB and <= 60 dB"),
                     ({"band": (3000, 2000)}, "band: expected LO:HI"),
                     ({"band": (7000, 8000)}, "--band")):
         with pytest.raises(AcamError, match=re.escape(msg)):

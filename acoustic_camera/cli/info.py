@@ -98,6 +98,8 @@ def _session_lines(path: Path, scan: bool = True) -> list[str]:
         if len(s.audio_gaps):
             lines.append("gaps at:     " + ", ".join(f"{g0 / s.sample_freq:.3f} s (+{n} samples)" for g0, n in s.audio_gaps[:10])
                          + (" ..." if len(s.audio_gaps) > 10 else ""))
+        if s.frames_past_audio:
+            lines.append(f"left out:    {s.frames_past_audio} video frame(s) stored after the audio's end (no sound to show)")
         if scan:
             lines += _scan(s)
         t = s.truth

@@ -130,6 +130,7 @@ def session_edits(base: Path, other: Path) -> dict:
         "camera-string": _set_attr("camera", "cx", "middle"),
         "camera-huge": _set_attr("camera", "width", 10**9),
         "sample-index-outside": _set_data("video/sample_index", -1, 10**12),
+        "sample-index-all-outside": lambda f: f["video/sample_index"].__setitem__(slice(None), 10**9 + np.arange(12)),
         "sample-index-negative": _set_data("video/sample_index", 0, -10**9),
         "sample-index-float": _replace("video/sample_index", np.linspace(0, 1, 12)),
         "sample-index-reversed": lambda f: f["video/sample_index"].__setitem__(slice(None), f["video/sample_index"][()][::-1]),

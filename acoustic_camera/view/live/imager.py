@@ -44,18 +44,13 @@ class ViewSettings:
     weighting: str = "power"
 
     def __post_init__(self):
-        object.__setattr__(self, "band", tuple(self.band))
-        lo, hi = self.band
-        if lo < 0 or (hi is not None and hi <= lo):
-            raise AcamError(f"band: expected LO:HI in Hz with 0 <= LO < HI, found {lo}:{hi}")
-        if not 1 <= self.dynamic_range_db <= 60:
-            raise AcamError(f"dynamic range: expected 1 to 60 dB, found {self.dynamic_range_db}")
-        if self.method not in LIVE_METHODS:
-            raise AcamError(f"method: expected one of {', '.join(LIVE_METHODS)}, found {self.method!r}")
-        if not 1 <= self.csm_frames <= 48:
-            raise AcamError(f"CSM frames: expected 1 to 48, found {self.csm_frames}")
-        if self.weighting not in WEIGHTINGS:
-            raise AcamError(f"bin weighting: expected one of {', '.join(WEIGHTINGS)}, found {self.weighting!r}")
+        from ... import options
+
+        object.__setattr__(self, "band", options.band(tuple(self.band), "band"))
+        object.__setattr__(self, "dynamic_range_db", options.LIVE_RANGE_DB(self.dynamic_range_db, "dynamic range"))
+        options.Choice(LIVE_METHODS)(self.method, "method")
+        object.__setattr__(self, "csm_frames", options.LIVE_CSM_FRAMES(self.csm_frames, "CSM frames"))
+        options.Choice(WEIGHTINGS)(self.weighting, "bin weighting")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from ...constants import GRID_SHAPE, VIDEO_FPS
 from ...sim.simulator import SimConfig
 from .feed import LiveFeed
 from .imager import LiveImager, ViewSettings
-from .server import LiveServer, bind, require_web
+from .server import LiveServer, bind, origin, require_web
 
 
 @dataclass(frozen=True)
@@ -53,15 +53,18 @@ def run_live(source: SimulatedSource | DeviceSource, *, settings: ViewSettings =
              host: str = "127.0.0.1", port: int = 8765, record: str | Path | None = None, overwrite: bool = False,
              calibration=None, backend: str = "auto", grid: tuple[int, int] = GRID_SHAPE,
              should_stop: Callable[[], str | None] | None = None, on_url: Callable[[str], None] | None = None,
-             view_stop: threading.Event | None = None, progress=None) -> dict:
+             view_stop: threading.Event | None = None, progress=None, allow_origins=()) -> dict:
     """Run the live view until the source ends or ``should_stop()`` names a reason.
 
     The web server's port is taken first (a port in use is an :class:`AcamError` before any
     device opens). ``on_url(url)`` is called once the page is served. Setting ``view_stop``
     (or the page's "stop view") ends the view and leaves the source and the recording running.
     Returns the source's summary with ``view`` (pictures, rate, compute time, skipped frames,
-    pictures sent, CPU use of the whole process, the beamformer's parameters and calibration)."""
+    pictures sent, CPU use of the whole process, the beamformer's parameters and calibration).
+    ``allow_origins``: origins (``http://host:port``) besides the server's own whose pages may
+    connect to the view's WebSocket (see :mod:`.server`)."""
     require_web()  # before any device opens: a missing extra is one line, not a half-started capture
+    allow_origins = tuple(origin(o) for o in allow_origins)
     sock = bind(host, port)
     view_stop = view_stop or threading.Event()
     parts: dict = {}
@@ -78,7 +81,8 @@ def run_live(source: SimulatedSource | DeviceSource, *, settings: ViewSettings =
         parts["beamformer"] = {**bf.params(), "calibration": record_cal, "fx": camera.fx,
                                "bad_mics": [int(i) for i in np.flatnonzero(geometry.bad)]}
         imager = LiveImager(feed, bf, settings, fps=fps)
-        server = LiveServer(imager, host, port, sock=sock, status=lambda: status(feed), on_stop_view=view_stop.set)
+        server = LiveServer(imager, host, port, sock=sock, status=lambda: status(feed), on_stop_view=view_stop.set,
+                            allow_origins=allow_origins)
         halt = threading.Event()
         worker = threading.Thread(target=imager.run, args=(halt,), name="acam-imager", daemon=True)
         worker.start()
