@@ -41,7 +41,10 @@ def shown(value) -> str:
 
 
 def _shown(value) -> str:
-    s = repr(value)
+    try:
+        s = repr(value)
+    except ValueError:  # an int past Python's 4300-digit conversion limit
+        return f"a {value.bit_length() * 3 // 10}-digit number" if isinstance(value, int) else "an unprintable value"
     return s if len(s) <= 40 else s[:37] + "..."
 
 
@@ -106,9 +109,15 @@ class Count:
         return f"a whole number from {self.lo} to {self.hi}{u}"
 
     def __call__(self, value, name: str) -> int:
+        given = value
+        if isinstance(value, str):  # typed text: an integer literal, not 1e3 or 12.0
+            text = value.strip()
+            if len(text) > MAX_DIGITS or not text.lstrip("+-").isdigit():
+                raise AcamError(f"{name}: expected {self.describe()}, found {_shown(given)}")
+            value = int(text)
         x = _number(value, name, self.describe())
         if not (math.isfinite(x) and x == int(x) and self.lo <= x <= self.hi):
-            raise AcamError(f"{name}: expected {self.describe()}, found {_shown(value)}")
+            raise AcamError(f"{name}: expected {self.describe()}, found {_shown(given)}")
         return int(x)
 
 

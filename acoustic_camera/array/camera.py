@@ -13,12 +13,21 @@ distortion, at the array centre looking along the array normal (R = I, t = 0).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..constants import CAMERA_FOCAL_PX, CAMERA_HEIGHT, CAMERA_WIDTH
 from ..errors import AcamError
+from ..options import COORDINATE, Count, Real
+
+IMAGE_SIDE = Count(1, 100_000, "px")
+"""A picture's width or height: beyond 100000 px no camera sensor exists."""
+FOCAL_PX = Real(1.0, 1e7, unit="px")
+"""A focal length in pixels: 1 px is a 179.8-degree view across 640 px, 1e7 px a 0.004-degree one."""
+DISTORTION = Real(-1000.0, 1000.0)
+"""An OpenCV distortion coefficient (lenses beside arrays have |k| < 1; fisheye fits reach tens)."""
 
 
 def rotation_from_ypr(yaw: float, pitch: float, roll: float) -> np.ndarray:
@@ -56,27 +65,45 @@ class Camera:
     translation: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
     def __post_init__(self) -> None:
-        dist = np.zeros(5)
-        d = np.asarray(self.distortion, dtype=np.float64).ravel()
+        """Refuse, in one line naming the field, intrinsics or a pose that no camera has: sizes
+        outside 1..100000 px, focal lengths outside 1..1e7 px, a principal point outside the
+        picture, non-finite or absurd distortion, a rotation that is not one, a centre farther
+        than 1 km."""
+        w = _scalar(self.width, "camera/width", IMAGE_SIDE)
+        h = _scalar(self.height, "camera/height", IMAGE_SIDE)
+        fx = _scalar(self.fx, "camera/fx", FOCAL_PX)
+        fy = _scalar(self.fy, "camera/fy", FOCAL_PX)
+        cx = _scalar(self.cx, "camera/cx", Real(-0.5, w - 0.5, unit="px"))
+        cy = _scalar(self.cy, "camera/cy", Real(-0.5, h - 0.5, unit="px"))
+        d = _floats(self.distortion, "camera/distortion", "up to 5 coefficients (k1, k2, p1, p2, k3)").ravel()
         if d.size > 5:
-            raise AcamError(f"camera distortion: expected up to 5 coefficients (k1, k2, p1, p2, k3), got {d.size}")
+            raise AcamError(f"camera/distortion: expected up to 5 coefficients (k1, k2, p1, p2, k3), found {d.size}")
+        _check_each(d, "camera/distortion", DISTORTION)
+        dist = np.zeros(5)
         dist[: d.size] = d
-        rot = np.asarray(self.rotation, dtype=np.float64)
-        tr = np.asarray(self.translation, dtype=np.float64).ravel()
-        if rot.shape != (3, 3) or not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
-            raise AcamError("camera rotation: expected a proper 3x3 rotation matrix")
+        rot = _floats(self.rotation, "camera/rotation", "a proper 3x3 rotation matrix")
+        if rot.shape != (3, 3):
+            raise AcamError(f"camera/rotation: expected a proper 3x3 rotation matrix, found shape {rot.shape}")
+        if not (np.all(np.abs(rot) <= 1 + 1e-6) and np.allclose(rot @ rot.T, np.eye(3), atol=1e-6)
+                and np.linalg.det(rot) > 0):
+            raise AcamError("camera/rotation: expected a proper 3x3 rotation matrix (orthonormal, determinant +1), "
+                            f"found {_shown([[float(f'{v:.6g}') for v in row] for row in rot])}")
+        tr = _floats(self.translation, "camera/translation", "3 values in metres").ravel()
         if tr.shape != (3,):
-            raise AcamError(f"camera translation: expected 3 values, got {tr.shape}")
-        if self.width <= 0 or self.height <= 0 or self.fx <= 0 or self.fy <= 0:
-            raise AcamError("camera: width, height, fx and fy must be positive")
-        for name, arr in (("distortion", dist), ("rotation", rot), ("translation", tr)):
+            raise AcamError(f"camera/translation: expected 3 values in metres, found {tr.size}")
+        _check_each(tr, "camera/translation", COORDINATE)
+        for name, v in (("width", w), ("height", h), ("fx", fx), ("fy", fy), ("cx", cx), ("cy", cy)):
+            object.__setattr__(self, name, v)
+        for name, arr in (("distortion", dist), ("rotation", rot.copy()), ("translation", tr.copy())):
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
 
     @classmethod
     def with_fov(cls, hfov_deg: float, width: int = CAMERA_WIDTH, height: int = CAMERA_HEIGHT, **kw) -> "Camera":
         """A camera with square pixels and the given horizontal field of view."""
-        f = (width / 2) / math.tan(math.radians(hfov_deg / 2))
+        hfov = Real(0.0, 180.0, lo_open=True, hi_open=True, unit="degrees")(hfov_deg, "camera field of view")
+        width = _scalar(width, "camera/width", IMAGE_SIDE)
+        f = (width / 2) / math.tan(math.radians(hfov / 2))
         return cls(width=width, height=height, fx=f, fy=f, cx=(width - 1) / 2, cy=(height - 1) / 2, **kw)
 
     def posed(self, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, position=(0.0, 0.0, 0.0)) -> "Camera":
@@ -163,9 +190,74 @@ class Camera:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Camera":
-        return cls(
-            width=int(d["width"]), height=int(d["height"]), fx=float(d["fx"]), fy=float(d["fy"]),
-            cx=float(d["cx"]), cy=float(d["cy"]), distortion=np.asarray(d["distortion"]),
-            rotation=np.asarray(d["rotation"]), translation=np.asarray(d["translation"]),
-        )
+    def from_dict(cls, d: dict, name: str = "camera") -> "Camera":
+        """A camera from :meth:`to_dict`'s keys (a session's ``/camera`` attributes, a JSON
+        object); a missing key or a value of the wrong kind is refused in one line naming it
+        (``name/key``)."""
+        if not isinstance(d, Mapping):
+            raise AcamError(f"{name}: expected an object with {', '.join(_DICT_KEYS)}, found {_shown(d)}")
+        missing = [k for k in _DICT_KEYS if k not in d]
+        if missing:
+            raise AcamError(f"{name}/{missing[0]}: expected {', '.join(_DICT_KEYS)}, found no {missing[0]}")
+        kw = {}
+        for k in ("width", "height", "fx", "fy", "cx", "cy"):
+            v = d[k]
+            if not _is_number(v):
+                raise AcamError(f"{name}/{k}: expected a number, found {_shown(v)}")
+            kw[k] = v
+        for k in ("distortion", "rotation", "translation"):
+            kw[k] = _floats(d[k], f"{name}/{k}", "numbers")
+        try:
+            return cls(**kw)
+        except AcamError as exc:
+            msg = str(exc)
+            raise AcamError(name + msg[len("camera"):] if name != "camera" and msg.startswith("camera/") else msg) from None
+
+
+_DICT_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rotation", "translation")
+
+
+def _shown(value) -> str:
+    try:
+        s = " ".join(repr(value).split())  # one line, whatever it is (a NumPy array's repr has several)
+    except ValueError:  # an integer past Python's 4300-digit limit of int -> str
+        return (f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits" if isinstance(value, int)
+                else f"a {type(value).__name__} holding an integer too long to show")
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def _huge(v) -> bool:
+    """An integer too long for the option parsers to show (they would fail on its repr)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 100
+
+
+def _is_number(v) -> bool:
+    """A real number (Python or NumPy, or a 0-d array of one); not a bool, string or None."""
+    if isinstance(v, np.ndarray):
+        return v.ndim == 0 and v.dtype.kind in "iuf"
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _scalar(v, name: str, spec):
+    if not _is_number(v) or _huge(v):
+        raise AcamError(f"{name}: expected {spec.describe()}, found {_shown(v)}")
+    try:
+        return spec(v.item() if isinstance(v, (np.ndarray, np.generic)) else v, name)
+    except OverflowError:
+        raise AcamError(f"{name}: expected {spec.describe()}, found {_shown(v)}") from None
+
+
+def _floats(v, name: str, expected: str) -> np.ndarray:
+    """``v`` as a float64 array, refusing strings, booleans, None and ragged or nested objects."""
+    try:
+        a = np.asarray(v)
+        if a.dtype.kind not in "iuf":
+            raise TypeError
+        return a.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise AcamError(f"{name}: expected {expected}, found {_shown(v)}") from None
+
+
+def _check_each(a: np.ndarray, name: str, spec) -> None:
+    for i, x in enumerate(a.ravel()):
+        spec(float(x), f"{name}[{i}]")

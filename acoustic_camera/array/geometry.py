@@ -21,6 +21,24 @@ import numpy as np
 
 from ..errors import AcamError
 from ..io.atomic import atomic_output
+from ..options import CHANNELS, COORDINATE, MAX_METRES
+
+MAX_MICS = CHANNELS.hi
+"""Most microphones in one layout (the largest arrays built hold about a thousand)."""
+MIN_SPACING_M = 1e-6
+"""Two microphones closer than this are one point written twice (capsules are millimetres wide)."""
+MAX_XML_BYTES = 16 * 2**20
+"""Largest geometry file read (4096 microphones take about 400 kB)."""
+
+
+def _shown(value) -> str:
+    try:
+        s = " ".join(repr(value).split())  # one line, whatever it is (a NumPy array's repr has several)
+    except ValueError:  # an integer past Python's 4300-digit limit of int -> str
+        return (f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits" if isinstance(value, int)
+                else f"a {type(value).__name__} holding an integer too long to show")
+    return s if len(s) <= 60 else s[:57] + "..."
+
 
 PRESETS = ("dualcam128", "uma16")
 """The shipped layouts."""
@@ -43,18 +61,50 @@ class ArrayGeometry:
     name: str = "array"
 
     def __post_init__(self) -> None:
-        pos = np.asarray(self.positions, dtype=np.float64)
+        """Refuse, in one line, positions no array has: not (M, 3), more than
+        :data:`MAX_MICS` microphones, non-finite, farther than 1 km from the array's origin, or
+        two microphones at one point (closer than :data:`MIN_SPACING_M`; so an array of two or
+        more has an aperture). One microphone is allowed here (a training copy keeps one
+        channel); a layout read from a file needs two (:meth:`from_xml`)."""
+        where = f"array geometry {self.name!r}"
+        try:
+            pos = np.asarray(self.positions)
+            if pos.dtype.kind not in "iuf":
+                raise TypeError
+            pos = pos.astype(np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise AcamError(f"{where}: positions: expected (M, 3) numbers in metres, found {_shown(self.positions)}") from None
         if pos.ndim != 2 or pos.shape[1] != 3 or pos.shape[0] < 1:
-            raise AcamError(f"array geometry {self.name!r}: positions must have shape (M, 3), got {pos.shape}")
-        if not np.all(np.isfinite(pos)):
-            raise AcamError(f"array geometry {self.name!r}: positions contain NaN or inf")
+            raise AcamError(f"{where}: positions must have shape (M, 3), got {pos.shape}")
         m = pos.shape[0]
+        if m > MAX_MICS:
+            raise AcamError(f"{where}: expected at most {MAX_MICS} microphones, found {m}")
         names = tuple(self.names) if len(self.names) else tuple(f"mic{i}" for i in range(m))
         if len(names) != m:
-            raise AcamError(f"array geometry {self.name!r}: {len(names)} names for {m} microphones")
+            raise AcamError(f"{where}: {len(names)} names for {m} microphones")
         bad = np.zeros(m, dtype=bool) if self.bad is None else np.asarray(self.bad, dtype=bool).copy()
         if bad.shape != (m,):
-            raise AcamError(f"array geometry {self.name!r}: bad mask must have shape ({m},), got {bad.shape}")
+            raise AcamError(f"{where}: bad mask must have shape ({m},), got {bad.shape}")
+        finite = np.all(np.isfinite(pos), axis=1)
+        if not finite.all():
+            i = int(np.flatnonzero(~finite)[0])
+            raise AcamError(f"{where}: microphone {i} ({names[i]}): expected a finite position in metres, "
+                            f"found {pos[i].tolist()} (positions contain NaN or inf)")
+        far = np.linalg.norm(np.clip(pos, -2 * MAX_METRES, 2 * MAX_METRES), axis=1) > MAX_METRES  # clipped: no overflow
+        if far.any():
+            i = int(np.flatnonzero(far)[0])
+            raise AcamError(f"{where}: microphone {i} ({names[i]}): expected a position within {MAX_METRES:g} m of the "
+                            f"array's origin, found {_shown(pos[i].tolist())}")
+        if m > 1:
+            from scipy.spatial import cKDTree
+
+            pairs = cKDTree(pos).query_pairs(MIN_SPACING_M, output_type="ndarray")
+            if len(pairs):
+                i, j = sorted(int(v) for v in pairs[np.lexsort(pairs.T[::-1])][0])
+                what = "all microphones at one point (aperture 0)" if np.ptp(pos, axis=0).max() < MIN_SPACING_M else \
+                    f"microphones {i} ({names[i]}) and {j} ({names[j]}) both at {_shown(pos[i].tolist())}"
+                raise AcamError(f"{where}: expected distinct microphone positions (at least {MIN_SPACING_M * 1e6:g} um "
+                                f"apart), found {what}")
         pos.setflags(write=False)
         bad.setflags(write=False)
         object.__setattr__(self, "positions", pos)
@@ -73,9 +123,10 @@ class ArrayGeometry:
     @property
     def aperture(self) -> float:
         """Largest distance between two good microphones, in metres."""
+        from scipy.spatial.distance import pdist
+
         p = self.positions[self.good]
-        d = np.sqrt(((p[:, None, :] - p[None, :, :]) ** 2).sum(-1))
-        return float(d.max())
+        return float(pdist(p).max()) if len(p) > 1 else 0.0
 
     def with_bad(self, indices) -> "ArrayGeometry":
         """A copy with the given microphone indices (0-based) marked bad, in addition to those already bad."""
@@ -103,25 +154,52 @@ class ArrayGeometry:
 
     @classmethod
     def from_xml(cls, path: str | Path, name: str | None = None) -> "ArrayGeometry":
-        """Read Acoular's XML geometry format (extra attributes such as ``bad`` are optional)."""
+        """Read Acoular's XML geometry format (extra attributes such as ``bad`` are optional).
+        Refused in one line naming the file: not XML, over :data:`MAX_XML_BYTES`, a ``<pos>``
+        without numeric x, y and z within 1 km, fewer than 2 or more than :data:`MAX_MICS`
+        microphones, two at one point."""
         path = Path(path)
         try:
-            root = ET.parse(path).getroot()
+            size = path.stat().st_size
+            if size > MAX_XML_BYTES:
+                raise AcamError(f"{path}: expected an XML geometry file of at most {MAX_XML_BYTES >> 20} MB, "
+                                f"found {size / 2**20:.0f} MB")
+            with open(path, "rb") as f:
+                data = f.read(MAX_XML_BYTES + 1)
         except FileNotFoundError:
             raise AcamError(f"{path}: geometry file not found") from None
-        except (ET.ParseError, OSError) as exc:
-            raise AcamError(f"{path}: not a readable XML geometry file ({exc})") from None
+        except OSError as exc:
+            raise AcamError(f"{path}: not a readable XML geometry file ({exc.strerror or exc})") from None
+        if len(data) > MAX_XML_BYTES:
+            raise AcamError(f"{path}: expected an XML geometry file of at most {MAX_XML_BYTES >> 20} MB, found more")
+        try:
+            root = ET.fromstring(data)
+        except (ET.ParseError, ValueError, RecursionError) as exc:
+            raise AcamError(f"{path}: not a readable XML geometry file ({_one_line(exc)})") from None
         names, xyz, bad = [], [], []
         for i, el in enumerate(root.iter("pos")):
+            if i >= MAX_MICS:
+                raise AcamError(f"{path}: expected at most {MAX_MICS} <pos> elements (microphones), found more")
             try:
-                xyz.append([float(el.attrib[a]) for a in "xyz"])
-            except (KeyError, ValueError):
-                raise AcamError(f"{path}: <pos> element {i} needs numeric x, y and z attributes, got {el.attrib}") from None
+                xyz.append([COORDINATE(el.attrib[a], "x, y, z") for a in "xyz"])
+            except (KeyError, AcamError):
+                found = {a: el.attrib.get(a) for a in "xyz"}
+                raise AcamError(f"{path}: <pos> element {i} needs numeric x, y and z attributes (metres, each "
+                                f"{COORDINATE.describe()}), got {_shown(found)}") from None
             names.append(el.attrib.get("Name", f"mic{i}"))
             bad.append(el.attrib.get("bad", "0").strip().lower() in ("1", "true", "yes"))
         if not xyz:
             raise AcamError(f"{path}: no <pos> elements: expected Acoular's <MicArray><pos Name x y z/>... format")
-        return cls(np.array(xyz), tuple(names), np.array(bad), name or root.attrib.get("name", path.stem))
+        if len(xyz) < 2:
+            raise AcamError(f"{path}: expected an array of at least 2 microphones (<pos> elements), found 1")
+        try:
+            return cls(np.array(xyz), tuple(names), np.array(bad), name or root.attrib.get("name", path.stem))
+        except AcamError as exc:
+            raise AcamError(f"{path}: {exc}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
 def preset(name: str) -> ArrayGeometry:

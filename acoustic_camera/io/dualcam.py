@@ -82,12 +82,28 @@ _HASH_ROWS = 65536
 
 
 # -- locating the dump files ---------------------------------------------------------------
+_MAX_NUMBER_DIGITS = 18  # a frame number: 10**18 frames at 12 fps outlast the universe
+
+
+def _number(p: Path, m: re.Match) -> int:
+    """The frame number of a matched file name, refusing one too long to be a frame number
+    (Python's int() refuses past 4300 digits, and no dump reaches 10**18 frames)."""
+    digits = m.group(1)
+    if len(digits) > _MAX_NUMBER_DIGITS:
+        raise AcamError(f"{p}: expected a frame number of at most {_MAX_NUMBER_DIGITS} digits, found {len(digits)} digits")
+    return int(digits)
+
+
 def _numbered(folder: Path, pattern: re.Pattern) -> dict[int, list[Path]]:
     out: dict[int, list[Path]] = {}
-    for p in folder.iterdir():
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise AcamError(f"{folder}: cannot list the folder ({exc.strerror or exc})") from None
+    for p in entries:
         m = pattern.match(p.name)
         if m and p.is_file():
-            out.setdefault(int(m.group(1)), []).append(p)
+            out.setdefault(_number(p, m), []).append(p)
     return out
 
 
@@ -127,25 +143,24 @@ def find_dualcam_frames(src_dir: str | Path) -> tuple[list[int], list[Path], lis
             names = ", ".join(sorted(p.name for p in audio[k]))
             raise AcamError(f"{adir}: frame {k} has more than one audio file ({names})")
 
-    lo, hi = min(min(audio), min(images, default=min(audio))), max(max(audio), max(images, default=max(audio)))
+    # the numbers present, in order (never the range between the lowest and the highest: a dump
+    # numbered A_000000 .. A_1000000000000 would loop 10**12 times before finding its jump)
+    numbers = sorted(set(audio) | set(images))
     prev = None
-    for k in range(lo, hi + 1):
+    for k in numbers:
+        if prev is not None and k != prev + 1:
+            raise AcamError(f"{src}: frame numbers jump from {prev} to {k} "
+                            f"(A_{prev:06d}.dc -> A_{k:06d}.dc): expected consecutive frames")
         a, i = k in audio, k in images
-        if a and i:
-            prev = k
-            continue
-        if a:
+        if a and not i:
             exts = {ps[0].suffix for ps in images.values()}
             ext = exts.pop() if len(exts) == 1 else ".bmp/.jpeg"
             raise AcamError(f"{vdir}: I_{k:06d}{ext} missing for {audio[k][0].name} "
                             f"(expected one image per audio file; {len(images)} images, {len(audio)} audio files)")
-        if i:
+        if i and not a:
             raise AcamError(f"{adir}: A_{k:06d}.dc missing for {images[k][0].name} "
                             f"(expected one audio file per image; {len(audio)} audio files, {len(images)} images)")
-        nxt = next(j for j in range(k + 1, hi + 1) if j in audio or j in images)
-        raise AcamError(f"{src}: frame numbers jump from {prev} to {nxt} "
-                        f"(A_{prev:06d}.dc -> A_{nxt:06d}.dc): expected consecutive frames")
-    numbers = list(range(lo, hi + 1))
+        prev = k
     afiles = [audio[k][0] for k in numbers]
     ifiles = [images[k][0] for k in numbers]
     for p in afiles:
@@ -240,7 +255,7 @@ def import_dualcam(src_dir: str | Path, out_path: str | Path, *, broken_mics=DUA
     formats: set[str] = set()
     with atomic_output(out_path, overwrite=overwrite, inputs=(src,)) as tmp:
         with SessionWriter(tmp, sample_freq=DUALCAM_SAMPLE_FREQ, geometry=geom, camera=camera, video_fps=DUALCAM_FPS,
-                           metadata=md, overwrite=True) as w:
+                           metadata=md, overwrite=True, final_path=out_path) as w:
             for g0 in range(0, n, _AUDIO_GROUP):
                 g1 = min(n, g0 + _AUDIO_GROUP)
                 block = np.empty(((g1 - g0) * SAMPLES_PER_FRAME, N_MICS), np.float32)
@@ -288,7 +303,7 @@ def find_mfcc_files(mat_dir: str | Path, n_frames: int) -> tuple[list[Path], int
     for p in folder.iterdir():
         m = _MAT_RE.match(p.name)
         if m and p.is_file():
-            k = int(m.group(1))
+            k = _number(p, m)
             if k in files:
                 raise AcamError(f"{folder}: two files for index {k} ({files[k].name}, {p.name})")
             files[k] = p
@@ -307,7 +322,7 @@ def find_mfcc_files(mat_dir: str | Path, n_frames: int) -> tuple[list[Path], int
         if k not in files:
             raise AcamError(f"{folder}: Data_{k}.mat missing: expected {n_frames} files (one per session frame) "
                             f"numbered from {start}, found {len(files)}")
-    extra = sorted(set(files) - set(want))
+    extra = sorted(k for k in files if k not in want)
     if extra:
         raise AcamError(f"{folder}: {len(files)} Data_*.mat files but the session has {n_frames} frames "
                         f"(first surplus: Data_{extra[0]}.mat, numbering from {start})")
@@ -391,7 +406,7 @@ def import_dualcam_mfcc(mat_dir: str | Path, session_path: str | Path, out_path:
         }
         with atomic_output(out_path, overwrite=overwrite, inputs=(session_path,)) as tmp:
             with AcousticWriter(tmp, session=s, grid=grid, freqs=bin_frequencies(s.sample_freq, NFFT), params=params,
-                                features=("mfcc",), n_mfcc=MFCC_DEPTH) as w:
+                                features=("mfcc",), n_mfcc=MFCC_DEPTH, final_path=out_path) as w:
                 for b0 in range(0, n, 64):
                     b1 = min(n, b0 + 64)
                     batch = np.empty((b1 - b0, grid.rows, grid.cols, MFCC_DEPTH), np.float32)

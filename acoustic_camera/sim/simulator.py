@@ -34,12 +34,13 @@ from scipy import fft as sfft
 from scipy import signal
 
 from .. import __version__
-from ..array.camera import Camera
+from ..array.camera import Camera, _shown
 from ..array.geometry import ArrayGeometry, preset
 from ..catalog import REFERENCE_SOUNDS, SOUND_CLASSES
 from ..constants import NFFT, SAMPLE_FREQ, SPEED_OF_SOUND, VIDEO_FPS, WINDOW
 from ..errors import AcamError
 from ..framing import make_window
+from ..options import FPS, NFFT as NFFT_COUNT, SAMPLE_RATE, SEED, SIM_SECONDS, Count, Real
 from ..io.session import SessionWriter
 from .imperfections import ArrayErrors
 from .rir import HALF_WIDTH, StreamConvolver, build_rirs, diffuse_irs, plane_wave_irs
@@ -50,6 +51,10 @@ from .subjects import Subject
 from .trajectories import SourceSpec, make_trajectory
 from .truth import DryHistory, direct_sound, nominal_level_db, truth_attrs, window_levels
 FRAMES_PER_CHUNK = 12  # audio and video are produced and written in groups of this many frames
+MIN_SAMPLE_FREQ = 8000.0  # Hz: below it the simulated sounds' bands do not fit
+MAX_SOURCES = 64  # sources in one scene: each costs its image sources and convolutions per block
+HOP = Count(16, 16384, "samples")  # the crossfade hop: below 16 samples a block per sample crawls
+ISM_ORDER = Count(0, 10)  # image-source order: the image count grows as its cube (order 10: 1561 a position)
 
 
 @dataclass(frozen=True)
@@ -97,31 +102,70 @@ class SimConfig:
         return self.true_camera if self.true_camera is not None else self.camera
 
     def __post_init__(self):
-        if self.duration <= 0:
-            raise AcamError(f"duration must be positive, got {self.duration}")
-        if self.sample_freq < 8000:
-            raise AcamError(f"sample rate must be at least 8000 Hz, got {self.sample_freq}")
+        """Refuse, in one line, a configuration that cannot be simulated in bounded time and
+        memory or would write a meaningless truth: the duration (:data:`.options.SIM_SECONDS`),
+        rates, counts, seeds, the sources (each within 1 km and at least
+        :data:`.trajectories.MIN_DEPTH_M` in front of the array), geometry and cameras."""
+        def number(name, spec, label):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise AcamError(f"{label}: expected {spec.describe()}, found {_shown(v)}")
+            if isinstance(v, int) and v.bit_length() > 100:  # the parsers cannot show it
+                raise AcamError(f"{label}: expected {spec.describe()}, found an integer of about "
+                                f"{int(v.bit_length() * 0.30103) + 1} digits")
+            v = spec(v, label)
+            object.__setattr__(self, name, v)  # a plain float or int: equal configs stay equal
+            return v
+
+        number("duration", SIM_SECONDS, "duration")
+        rate = number("sample_freq", Real(), "sample rate")
+        if not MIN_SAMPLE_FREQ <= rate <= SAMPLE_RATE.hi:
+            raise AcamError(f"sample rate: expected at least {MIN_SAMPLE_FREQ:g} Hz and at most {SAMPLE_RATE.hi:g} Hz, "
+                            f"found {self.sample_freq!r}")
+        fps = number("video_fps", FPS, "video frame rate")
+        if fps >= rate:
+            raise AcamError(f"video frame rate: expected below the sample rate ({rate:g} Hz), found {fps:g} fps")
         get_scenario(self.scenario)
+        if not isinstance(self.sources, (tuple, list)):
+            raise AcamError(f"sources: expected a list of sources, found {type(self.sources).__name__}")
+        if len(self.sources) > MAX_SOURCES:
+            raise AcamError(f"sources: expected at most {MAX_SOURCES}, found {len(self.sources)}")
         for s in self.sources:
+            if not isinstance(s, SourceSpec):
+                raise AcamError(f"sources: expected SourceSpec entries, found {type(s).__name__}")
             if s.label not in SOUND_CLASSES + REFERENCE_SOUNDS:
                 raise AcamError(f"unknown sound class {s.label!r}; classes: {', '.join(SOUND_CLASSES + REFERENCE_SOUNDS)}")
+            s.check()
         if not self.sources:
             raise AcamError("at least one source is needed")
         if all(s.silent for s in self.sources):
             raise AcamError("at least one source must sound; all are :silent")
-        if self.video_fps <= 0:
-            raise AcamError(f"video frame rate: expected a positive number, found {self.video_fps}")
+        number("seed", SEED, "seed")
+        if self.room_seed is not None:
+            number("room_seed", SEED, "room seed")
+        if self.subject is not None:
+            number("subject", SEED, "subject")
+        if not isinstance(self.geometry, ArrayGeometry) or self.geometry.n_mics < 2:
+            n = self.geometry.n_mics if isinstance(self.geometry, ArrayGeometry) else type(self.geometry).__name__
+            raise AcamError(f"geometry: expected an array of at least 2 microphones, found {n}")
+        for name in ("camera", "true_camera"):
+            cam = getattr(self, name)
+            if not (isinstance(cam, Camera) or (name == "true_camera" and cam is None)):
+                raise AcamError(f"{name.replace('_', ' ')}: expected a Camera, found {type(cam).__name__}")
+        if self.hop is not None:
+            number("hop", HOP, "hop")
+        if self.ism_order is not None:
+            number("ism_order", ISM_ORDER, "image-source order")
         if self.array_errors is not None:
             self.array_errors.check(self.geometry.n_mics)
-        if not 0 <= self.video_delay <= 1.0:
-            raise AcamError(f"video delay: expected 0 to 1 s, found {self.video_delay}")
-        if self.marker_size is not None and not 0 < self.marker_size <= 2:
-            raise AcamError(f"marker size: expected 0 to 2 m, found {self.marker_size}")
+        number("video_delay", Real(0.0, 1.0, unit="s"), "video delay")
+        if self.marker_size is not None:
+            number("marker_size", Real(0.0, 2.0, lo_open=True, unit="m"), "marker size")
         if self.true_camera is not None and (self.true_camera.width, self.true_camera.height) != (self.camera.width, self.camera.height):
             raise AcamError(f"true camera: expected the nominal camera's {self.camera.width}x{self.camera.height} pixels, "
                             f"found {self.true_camera.width}x{self.true_camera.height}")
-        if self.truth_nfft < 2 or self.truth_nfft % 2:
-            raise AcamError(f"truth window: expected a positive even number of samples, found {self.truth_nfft}")
+        if number("truth_nfft", NFFT_COUNT, "truth window") % 2:
+            raise AcamError(f"truth window: expected an even number of samples, found {self.truth_nfft}")
 
 
 @dataclass

@@ -12,13 +12,24 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..array.camera import Camera
+from ..array.camera import Camera, _huge, _shown
 from ..catalog import MOTIONS
 from ..errors import AcamError
+from ..options import COORDINATE, SIM_SECONDS, Real, xyz
 
 WALK_SPEED = 1.2  # m/s, a leisurely walk
 DEPTH_RANGE = (2.0, 5.0)  # metres in front of the array
 HEIGHT_RANGE = (-0.5, 0.6)  # array-frame y (down): roughly hands to mouth height of a person
+MIN_DEPTH_M = 0.1
+"""A source stands at least this far in front of the array (z): at the array's centre its
+direction, its picture and its level at the array are undefined (a NaN truth pixel)."""
+SPEED = Real(0.0, 10.0, lo_open=True, unit="m/s")
+"""How fast a walking source moves: a person sprints at 10 m/s."""
+LEVEL_PA = Real(0.0, 2e4, lo_open=True, unit="Pa")
+"""A source's level at 1 m: 2e4 Pa is 180 dB SPL, beyond any sound the simulation stands for."""
+MAX_WAYPOINTS_PER_S = 100
+"""A walk's waypoints, per simulated second, at most: the walk between them takes longer than
+10 ms at any speed allowed; a walk that has not reached the end by then holds its last place."""
 
 
 @dataclass(frozen=True)
@@ -43,11 +54,10 @@ class SourceSpec:
         if "@" in text:
             text, _, p = text.partition("@")
             try:
-                pos = tuple(float(v) for v in p.split(","))
-            except ValueError:
-                pos = ()
-            if len(pos) != 3:
-                raise AcamError(f"source {text!r}: position must be X,Y,Z in metres, got {p!r}")
+                pos = xyz(p, "position")
+            except AcamError:
+                raise AcamError(f"source {text!r}: position must be X,Y,Z in metres, each {COORDINATE.describe()}, "
+                                f"got {p[:40]!r}") from None
         label, *flags = text.split(":")
         silent = "silent" in flags
         moves = [f for f in flags if f and f != "silent"]
@@ -56,6 +66,29 @@ class SourceSpec:
             raise AcamError(f"source {label!r}: motion must be one of {', '.join(MOTIONS)} (optionally with :silent), "
                             f"got {motion!r}")
         return cls(label=label, motion=motion, position=pos, silent=silent)
+
+    def check(self, name: str | None = None) -> None:
+        """Refuse, in one line, a source no simulation can place: a position that is not three
+        finite numbers within 1 km of the array, or not at least :data:`MIN_DEPTH_M` in front of
+        it; a speed or level outside :data:`SPEED` / :data:`LEVEL_PA`."""
+        name = name or f"source {self.label!r}"
+        if self.motion not in MOTIONS:
+            raise AcamError(f"{name}: motion must be one of {', '.join(MOTIONS)}, got {_shown(self.motion)}")
+        if self.position is not None:
+            p = self.position
+            if isinstance(p, str) or (isinstance(p, (tuple, list)) and any(_huge(v) or isinstance(v, bool) for v in p)):
+                raise AcamError(f"{name} position: expected X,Y,Z in metres, each {COORDINATE.describe()}, "
+                                f"found {_shown(p)}")
+            pos = xyz(p, f"{name} position")
+            if not pos[2] >= MIN_DEPTH_M:
+                raise AcamError(f"{name} position: expected a place in front of the array (z >= {MIN_DEPTH_M:g} m), "
+                                f"found z = {pos[2]:g} m")
+        for value, spec, what in ((self.speed, SPEED, "speed"), (self.level_pa, LEVEL_PA, "level at 1 m")):
+            if value is None and what != "speed":
+                continue
+            if isinstance(value, (str, bool)) or _huge(value):
+                raise AcamError(f"{name} {what}: expected {spec.describe()}, found {_shown(value)}")
+            spec(value, f"{name} {what}")
 
 
 def parse_sources(text: str) -> tuple[SourceSpec, ...]:
@@ -115,13 +148,18 @@ def make_trajectory(spec: SourceSpec, camera: Camera, duration: float, rng: np.r
                     inside=lambda p: True, subject=None) -> Trajectory:
     """A static position or a walk between random visible points at `spec.speed` (a subject's
     own pace and places, if given), with pauses."""
-    speed = subject.speed_m_s if subject is not None else spec.speed
+    spec.check()
+    if isinstance(duration, (str, bool)) or _huge(duration):
+        raise AcamError(f"duration: expected {SIM_SECONDS.describe()}, found {_shown(duration)}")
+    duration = SIM_SECONDS(duration, "duration")
+    speed = SPEED(subject.speed_m_s if subject is not None else spec.speed, f"source {spec.label!r} speed")
     start = (np.array(spec.position, dtype=np.float64) if spec.position
              else random_visible_point(camera, rng, inside, subject))
     if spec.motion == "static":
         return Trajectory(np.array([0.0]), start[None, :])
     times, points, t, p = [0.0], [start], 0.0, start
-    while t < duration + 1.0:
+    max_points = int(MAX_WAYPOINTS_PER_S * (duration + 1.0)) + 2
+    while t < duration + 1.0 and len(times) < max_points:
         q = random_visible_point(camera, rng, inside, subject)
         t += float(np.linalg.norm(q - p)) / speed
         times.append(t)

@@ -20,7 +20,7 @@ ABSURD = {
                 "--sources clapping@1e400,0,2", "--duration 0.5 --fps 1e-9"],
     "beamform": ["--grid 2000x2000", "--grid 0x5", "--grid 1e3x5", "--grid 5x5x5", "--grid " + "9" * 5000 + "x1",
                  "--nfft 1048576", "--nfft 2", "--nfft -1024", "--nfft nan", "--batch 1e9", "--batch 0",
-                 "--band 0:1e400", "--band nan:5000", "--band 5000:100", "--band :", "--band -5:10",
+                 "--band 0:1e400", "--band nan:5000", "--band 5000:100", "--band -5:10",
                  "--focus-distance nan", "--focus-distance 1e400", "--focus-distance 0",
                  "--method capon --loading inf", "--method capon --loading nan", "--method functional --nu nan",
                  "--method functional --nu inf", "--method cleansc --clean-steps 1e9",
