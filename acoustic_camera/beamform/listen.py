@@ -132,6 +132,7 @@ def listen(session_path, *, pixel=None, truth: int | None = None, spec: ListenSp
     n_fft, hop = spec.nfft, spec.nfft // 2
     win = _analysis_window(n_fft)
     with open_session(session_path) as s:
+        s.require_audio("listen to")
         where = look_positions(s, pixel, truth, grid)
         fs, n = s.sample_freq, s.n_samples
         freqs = np.fft.rfftfreq(n_fft, 1.0 / fs)
@@ -165,14 +166,25 @@ def listen(session_path, *, pixel=None, truth: int | None = None, spec: ListenSp
 
 def write_wav(path, signal: np.ndarray, sample_freq: float, overwrite: bool = False) -> None:
     """A float32 WAV at the session's rate (rounded to whole Hz, as WAV requires), written whole or
-    not at all."""
+    not at all. Refuses samples that are not finite (a guard: what listens makes them finite); a
+    full disk is a :class:`~acoustic_camera.errors.DiskError` naming ``path``."""
     from scipy.io import wavfile
 
+    from ..errors import DiskError
     from ..io.atomic import atomic_output
 
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond float32: found and named just below
+        x = np.asarray(signal, np.float32)
+    bad = np.flatnonzero(~np.isfinite(x).reshape(len(x), -1).all(axis=1)) if x.size else ()
+    if len(bad):
+        raise AcamError(f"{path}: expected finite samples, found {len(bad)} NaN or infinite (or beyond float32), the "
+                        f"first at sample {bad[0]} ({bad[0] / sample_freq:.3f} s); nothing written")
     with atomic_output(Path(path), overwrite=overwrite) as tmp:
-        with open(tmp, "wb") as f:
-            wavfile.write(f, int(round(sample_freq)), np.asarray(signal, np.float32))
+        try:
+            with open(tmp, "wb") as f:
+                wavfile.write(f, int(round(sample_freq)), x)
+        except OSError as exc:
+            raise DiskError(path, exc) from None
 
 
 def si_sdr(estimate: np.ndarray, reference: np.ndarray) -> float:

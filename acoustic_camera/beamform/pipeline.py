@@ -107,7 +107,7 @@ def beamform_session(session_path, out_path=None, *, features=("mfcc", "energy")
 
         with atomic_output(out_path, overwrite=overwrite, inputs=(session_path,)) as tmp:
             with AcousticWriter(tmp, session=s, grid=bf.grid, freqs=bf.freqs, params=params, features=features,
-                                dtype=dtype, coverage=coverage, n_mfcc=spec.n_coeffs) as w:
+                                dtype=dtype, coverage=coverage, n_mfcc=spec.n_coeffs, final_path=out_path) as w:
                 if method is not None:
                     for cs, maps in iter_band_maps(read, s.frame_sample_index - shift, s.n_samples, s.n_channels, bf,
                                                    method, band, batch=batch):
@@ -173,20 +173,15 @@ def apply_calibration(calibration, session, beamformer_kw: dict):
 
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     geometry, camera = session.geometry, session.camera
+    cal.check_session(geometry.n_mics, camera.width, camera.height, session.n_samples / session.sample_freq)
     record = {"path": str(calibration) if not isinstance(calibration, Calibration) else "", "sha256": cal.sha256}
     mc = cal.microphones
     if mc is not None:
-        if mc.gains.shape[0] != geometry.n_mics:
-            raise AcamError(f"--calibration: expected gains for the session's {geometry.n_mics} microphones, "
-                            f"found {mc.gains.shape[0]}")
         geometry = geometry.with_bad(mc.excluded)
         freqs = bin_frequencies(session.sample_freq, beamformer_kw.get("nfft", NFFT))
         beamformer_kw["calibration"] = 1.0 / mc.gains_at(freqs)
         record["excluded_mics"] = mc.excluded
     if cal.camera is not None:
-        if (cal.camera.width, cal.camera.height) != (camera.width, camera.height):
-            raise AcamError(f"--calibration: expected a camera of the session's {camera.width}x{camera.height} pixels, "
-                            f"found {cal.camera.width}x{cal.camera.height}")
         camera = cal.camera.camera(pose_from=camera)
         record["camera"] = "intrinsics and distortion"
     if cal.pose is not None:

@@ -11,8 +11,9 @@ import click
 
 from ..catalog import SCENARIOS
 from ..constants import SAMPLE_FREQ, VIDEO_FPS
+from .. import options
 from . import main
-from .common import human_bytes, parse_numbers, progress_bar, writes_files
+from .common import Checked, human_bytes, parse_numbers, progress_bar, writes_files
 
 
 class _StopSignals:
@@ -40,23 +41,23 @@ class _StopSignals:
 
 @main.command()
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Session file to write (.h5).")
-@click.option("--duration", default=None, type=float, help="Seconds to record (simulated: default 10; live: until Ctrl-C).")
+@click.option("--duration", default=None, type=Checked(options.CAPTURE_SECONDS, "NUMBER"), help="Seconds to record (simulated: default 10; live: until Ctrl-C).")
 @click.option("--audio-device", default=None, help="Live capture: PortAudio input device, index or name (see `acam devices`).")
-@click.option("--channels", default=None, type=int, help="Live capture: channels to record (default: the geometry's microphones).")
+@click.option("--channels", default=None, type=Checked(options.CHANNELS, "INTEGER"), help="Live capture: channels to record (default: the geometry's microphones).")
 @click.option("--camera", default=None, help="Live capture: camera index, video file or stream URL.")
-@click.option("--blocksize", default=1024, show_default=True, type=int, help="Live capture: samples per audio block.")
-@click.option("--ring-seconds", default=4.0, show_default=True, type=float, help="Live capture: audio ring buffer length.")
+@click.option("--blocksize", default=1024, show_default=True, type=Checked(options.BLOCKSIZE, "INTEGER"), help="Live capture: samples per audio block.")
+@click.option("--ring-seconds", default=4.0, show_default=True, type=Checked(options.RING_SECONDS, "NUMBER"), help="Live capture: audio ring buffer length.")
 @click.option("--debug-stall-writer", default=None, hidden=True, help="AT,FOR seconds: stall the writer on purpose.")
 @click.option("--scenario", default="anechoic", show_default=True, type=click.Choice(SCENARIOS), help="Simulated recording place.")
 @click.option("--sources", default="clapping:walk", show_default=True,
               help="Simulated sources LABEL[:static|:walk][:silent][@X,Y,Z] (metres, array frame: x right, y down, z forward; "
                    ":silent draws the figure performing but radiates nothing).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed: equal seeds give identical simulated sessions.")
+@click.option("--seed", default=0, show_default=True, type=Checked(options.SEED, "INTEGER"), help="Seed: equal seeds give identical simulated sessions.")
 @click.option("--subject", default=None, type=click.IntRange(min=0),
               help="Simulated: who makes the sounds; a subject's voice, tempo, loudness, place and looks are the same in "
                    "every session (default: drawn from the seed).")
-@click.option("--rate", default=SAMPLE_FREQ, show_default=True, type=float, help="Audio sample rate in Hz (12288 is the recorded DualCam rate).")
-@click.option("--fps", default=VIDEO_FPS, show_default=True, type=float, help="Simulated video frame rate.")
+@click.option("--rate", default=SAMPLE_FREQ, show_default=True, type=Checked(options.SAMPLE_RATE, "NUMBER"), help="Audio sample rate in Hz (12288 is the recorded DualCam rate).")
+@click.option("--fps", default=VIDEO_FPS, show_default=True, type=Checked(options.FPS, "NUMBER"), help="Simulated video frame rate.")
 @click.option("--geometry", default="dualcam128", show_default=True, help="Array preset (dualcam128, uma16) or Acoular XML file.")
 @click.option("--no-noise", is_flag=True, help="Simulated: leave out background, wind and sensor noise.")
 @writes_files

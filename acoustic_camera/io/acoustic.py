@@ -33,10 +33,10 @@ import numpy as np
 
 from .. import __version__
 from ..array.grid import LookGrid
-from ..errors import AcamError, AcousticFormatError
+from ..errors import AcamError, AcousticFormatError, DiskError, os_error_line
 from .. import options
 from .hdf5 import Guarded, dataset, metadata_errors, open_h5, read, schema_version
-from .session import SCHEMA_NAME as SESSION_SCHEMA
+from .session import SCHEMA_NAME as SESSION_SCHEMA, SessionWriter
 
 SCHEMA_NAME = "acam-acoustic"
 SCHEMA_VERSION = 1
@@ -83,16 +83,37 @@ class AcousticWriter:
         dtype: of /volumes ('float32' or 'float16').
         coverage: (frames,) fraction of each frame's window inside the recording.
         n_mfcc: MFCC coefficients per image.
+        final_path: the file ``path`` becomes (default: NAME.h5 for the temporary NAME.partial.h5
+            of ``atomic_output``, else ``path``): errors name it.
+
+    A full disk is met before HDF5 meets it (:class:`.session.SessionWriter.Room`); then, or
+    when a write fails otherwise (an I/O error), the file is closed and removed and
+    :class:`~acoustic_camera.errors.DiskError` names ``final_path``. :meth:`write` refuses
+    arrays that are not finite everywhere.
     """
 
     def __init__(self, path, *, session, grid: LookGrid, freqs, params: dict, features, dtype: str = "float32",
-                 coverage=None, n_mfcc: int = 12):
+                 coverage=None, n_mfcc: int = 12, final_path=None):
         feats = tuple(features)
         if not feats or any(f not in FEATURES for f in feats):
             raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {feats}")
+        self.path = Path(path)
+        self.final_path = Path(final_path) if final_path is not None else SessionWriter.final_name(self.path)
+        self.f = None
+        self._room = None
+        self._failed = False
+        self.datasets = {}
+        try:
+            self._create(session, grid, freqs, params, feats, dtype, coverage, n_mfcc)
+        except BaseException as exc:
+            self._fail(exc)
+
+    def _create(self, session, grid, freqs, params, feats, dtype, coverage, n_mfcc) -> None:
         n, rows, cols = session.n_frames, grid.rows, grid.cols
         freqs = np.asarray(freqs, dtype=np.float64)
-        self.f = f = h5py.File(path, "w")
+        self.f = f = h5py.File(self.path, "w")
+        self._room = SessionWriter.Room(f, self.path)
+        self._room.ensure(grid.pixels.nbytes * 6 + freqs.nbytes + 40 * n)  # the fixed datasets
         a = f.attrs
         a["acam_schema"] = SCHEMA_NAME
         a["acam_schema_version"] = SCHEMA_VERSION
@@ -102,17 +123,17 @@ class AcousticWriter:
         a["sample_freq"] = float(session.sample_freq)
         a["params_json"] = json.dumps(dict(params, features=list(feats), grid=[rows, cols],
                                            focus_distance=grid.focus_distance), default=float)
-        f["frequencies"] = freqs
-        f["frame_sample_index"] = np.asarray(session.frame_sample_index, dtype=np.int64)
-        f["frame_time"] = np.asarray(session.frame_time, dtype=np.float64)
-        f["coverage"] = np.ones(n) if coverage is None else np.asarray(coverage, dtype=np.float64)
+        # every dataset held open until the file closes: one dropped here writes its buffered
+        # data when closed, and on a full disk that failure would go unseen and leave HDF5 a
+        # broken object (a crash at exit)
         g = f.create_group("grid")
-        g["pixels"] = grid.pixels
-        g["rects"] = grid.rects
-        g["directions"] = grid.directions
+        fixed = {"frequencies": freqs, "frame_sample_index": np.asarray(session.frame_sample_index, dtype=np.int64),
+                 "frame_time": np.asarray(session.frame_time, dtype=np.float64),
+                 "coverage": np.ones(n) if coverage is None else np.asarray(coverage, dtype=np.float64),
+                 "grid/pixels": grid.pixels, "grid/rects": grid.rects, "grid/directions": grid.directions}
         if grid.points is not None:
-            g["points"] = grid.points
-        self.datasets = {}
+            fixed["grid/points"] = grid.points
+        self._held = [g] + [f.create_dataset(k, data=v) for k, v in fixed.items()]
         if "volumes" in feats:
             self.datasets["volumes"] = f.create_dataset("volumes", (n, rows, cols, freqs.size), dtype=dtype,
                                                         chunks=(1, rows, cols, min(BAND_CHUNK, max(freqs.size, 1))))
@@ -124,31 +145,108 @@ class AcousticWriter:
                                                        chunks=(min(256, max(n, 1)), rows, cols))
 
     def write(self, k0: int, **arrays) -> None:
-        """Frames k0.. of any stored feature: ``write(k0, volumes=v, mfcc=m, energy=e)``."""
+        """Frames k0.. of any stored feature: ``write(k0, volumes=v, mfcc=m, energy=e)``. Arrays
+        not finite everywhere (as stored: float16 holds up to 65504) are refused, nothing written."""
+        self._check_open()
+        out = []
         for name, x in arrays.items():
             if x is not None and name in self.datasets:
                 ds = self.datasets[name]
-                ds[k0:k0 + len(x)] = np.asarray(x).astype(ds.dtype, copy=False)
+                x = np.asarray(x)
+                with np.errstate(over="ignore", invalid="ignore"):  # found and named just below
+                    y = x.astype(ds.dtype, copy=False)
+                self._check_finite(ds, k0, x, y)
+                out.append((ds, y))
+        try:
+            self._room.ensure(sum(y.nbytes for _, y in out))
+            for ds, y in out:
+                ds[k0:k0 + len(y)] = y
+                self._room.handed(ds.name, y.nbytes)
+        except Exception as exc:
+            self._fail(exc)
+
+    def _check_finite(self, ds, k0: int, x: np.ndarray, y: np.ndarray) -> None:
+        if y.size == 0 or np.isfinite(y).all():
+            return
+        bad = ~np.isfinite(y).reshape(len(y), -1).all(axis=1)
+        if not bad.any():
+            return
+        first = k0 + int(np.flatnonzero(bad)[0])
+        if np.isfinite(x).reshape(len(x), -1).all(axis=1)[first - k0]:
+            found = f"values beyond {ds.dtype}'s range (store them as float32)"
+        else:
+            found = "NaN or infinite values"
+        raise AcamError(f"{self.final_path}: {ds.name} frames {k0}..{k0 + len(y) - 1}: expected finite values, found "
+                        f"{found} in {int(bad.sum())} frame(s), the first frame {first}; nothing written")
 
     def update_params(self, **extra) -> None:
         """Add parameters known only once the frames are written (before :meth:`finish`)."""
-        self.f.attrs["params_json"] = json.dumps(dict(json.loads(self.f.attrs["params_json"]), **extra), default=float)
+        self._check_open()
+        try:
+            text = json.dumps(dict(json.loads(self.f.attrs["params_json"]), **extra), default=float)
+            self._room.ensure(2 * len(text))
+            self.f.attrs["params_json"] = text
+        except Exception as exc:
+            self._fail(exc)
 
     def finish(self, session_sha256: str) -> None:
         """Mark the file complete, naming the audio it came from; closes it."""
-        self.f.attrs["session_time_data_sha256"] = session_sha256
-        self.f.attrs["complete"] = 1
-        self.f.close()
+        self._check_open()
+        try:
+            self._room.ensure(4096)
+            self.f.attrs["session_time_data_sha256"] = session_sha256
+            self.f.attrs["complete"] = 1
+            self.f.flush()  # a close that fails to write leaves HDF5 half torn down, a flush does not
+            self.f.close()
+        except Exception as exc:
+            self._fail(exc)
+        SessionWriter.Room.release(self.path)
 
     def close(self) -> None:
-        if self.f.id.valid:
-            self.f.close()
+        if not self._failed and self.f is not None and self.f.id.valid:
+            try:
+                self.f.flush()
+                self.f.close()
+            except Exception as exc:
+                self._fail(exc)
+            SessionWriter.Room.release(self.path)
+
+    def _check_open(self) -> None:
+        if self._failed or self.f is None or not self.f.id.valid:
+            raise AcamError(f"{self.final_path}: the acoustic file is closed: nothing more can be written to it")
+
+    def _fail(self, exc: BaseException):
+        """Writing failed: close the file writing nothing more to it, remove it, and raise a
+        :class:`DiskError` naming the final file for the machine's errors (disk full, I/O,
+        permissions), else ``exc`` itself."""
+        self._failed = True  # nothing touches the file again (HDF5 may be unable to close it)
+        room = self._room
+        if isinstance(exc, SessionWriter.NoRoom) and room is not None and room.until > 0 and self.f.id.valid:
+            try:  # met before HDF5 was asked to write: the room claimed before takes the close
+                self.f.flush()
+                self.f.close()
+            except Exception:
+                pass
+        SessionWriter.close_after_failure(self.f)
+        try:
+            self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        if os_error_line(exc) is not None:
+            raise DiskError(self.final_path, exc) from exc
+        raise exc
 
     def __enter__(self) -> "AcousticWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # the error that ended the block is the one to see; the file goes in any case
+            try:
+                self.close()
+            except Exception:
+                pass
 
 
 @dataclass

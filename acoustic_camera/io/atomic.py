@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from ..errors import AcamError
+from ..errors import AcamError, DiskError
 
 
 def partial_path(path: str | Path) -> Path:
@@ -42,19 +42,29 @@ def check_output(path: str | Path, overwrite: bool = False, inputs=()) -> Path:
 def atomic_output(path: str | Path, *, overwrite: bool = False, inputs=()) -> Iterator[Path]:
     """``with atomic_output(out) as tmp: write(tmp)``: ``tmp`` becomes ``out`` when the block
     completes and is removed if it raises (also on KeyboardInterrupt). The parent folder is
-    created; a stale temporary file from an earlier crash is replaced."""
+    created; a stale temporary file from an earlier crash is replaced. An OS error of its own
+    (a read-only or full disk, a parent that is a file) is a :class:`DiskError` naming ``path``."""
     out = check_output(path, overwrite, inputs)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(out)
-    tmp.unlink(missing_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise DiskError(out, exc) from None
     try:
         yield tmp
         if not tmp.exists():
             raise AcamError(f"{out}: the writer produced no file")
-        _fsync(tmp)
-        os.replace(tmp, out)
+        try:
+            _fsync(tmp)
+            os.replace(tmp, out)
+        except OSError as exc:
+            raise DiskError(out, exc) from None
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:  # the error that ended the write is the one to see
+            pass
         raise
 
 

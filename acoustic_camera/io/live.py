@@ -147,6 +147,14 @@ class _NoFile:
         pass
 
 
+def _raise_write_failure(out, exc: BaseException):
+    """The session writer's error as it is when it names the file and what became of it (a full
+    disk: :class:`~acoustic_camera.errors.DiskError`), else one line naming the file."""
+    if isinstance(exc, AcamError):
+        raise exc
+    raise AcamError(f"{out}: writing failed: {exc}") from exc
+
+
 def _close_quietly(stream, abort: bool) -> None:
     try:
         stream.abort() if abort else stream.stop()
@@ -354,7 +362,7 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
                 time.sleep(0.01 if tap is not None else 0.05)  # a live view is waiting for the newest block
                 drain()
                 if ops.failed:
-                    raise AcamError(f"{out}: writing failed: {ops.failed}") from ops.failed
+                    _raise_write_failure(out, ops.failed)
                 if progress:
                     progress(planned[0], int(duration * rate) if duration else None)
                 if duration is not None and state["pos"] >= duration * rate:
@@ -383,7 +391,7 @@ def capture_live(out: str | Path | None, *, audio_device, channels: int, rate: f
             vt.join(timeout=5)
         drain(final=True)
         if ops.finish():
-            raise AcamError(f"{out}: writing failed: {ops.failed}") from ops.failed
+            _raise_write_failure(out, ops.failed)
         if len(cam_times) > 10 and np.ptp(cam_times) > 0:
             slope = np.polyfit(np.asarray(cam_times), np.asarray(audio_times), 1)[0]
             stats.drift_ppm = float((slope - 1.0) * 1e6)

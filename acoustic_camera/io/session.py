@@ -73,14 +73,97 @@ class SessionWriter:
     exception closes the file without the clean flag. ``n_samples``/``n_frames`` stay readable
     after closing.
 
-    A write that fails (a full disk, an I/O error) closes the file at once, writing nothing
-    more to it, and raises :class:`~acoustic_camera.errors.DiskError` naming the file: a
-    session written in place (a capture) never stays under its name then, but what was
-    flushed is kept as ``NAME.partial.h5`` (a file nothing was flushed to is removed); a
-    session written under a temporary name (``final_path``, or a ``NAME.partial.h5`` path from
-    :func:`~acoustic_camera.io.atomic.atomic_output`) is removed and the error names the
-    final file.
+    A full disk is met before HDF5 meets it (:class:`Room`), and then, like any write that
+    fails (an I/O error), it closes the file and raises :class:`~acoustic_camera.errors.DiskError`
+    naming the file: a session written in place (a capture) never stays under its name then,
+    but what was flushed is kept as ``NAME.partial.h5`` (cut back to the last flush; a file
+    nothing was flushed to is removed); a session written under a temporary name
+    (``final_path``, or a ``NAME.partial.h5`` path from
+    :func:`~acoustic_camera.io.atomic.atomic_output`) is removed and the error names the final
+    file.
     """
+
+    class NoRoom(OSError):
+        """The disk cannot give what the next write needs (raised before HDF5 is asked to write
+        it: the file is whole and can still be closed)."""
+
+    class Room:
+        """Disk space claimed ahead of an open HDF5 file's writes, so that a full disk is met
+        here, between writes, and never inside HDF5: HDF5 2.0 meeting ENOSPC while it flushes
+        its metadata is left unable to flush or close the file ever after (a crash at exit).
+
+        Before each write :meth:`ensure` has the file system allocate, past the end of the file
+        and without changing its size (``fallocate`` with ``FALLOC_FL_KEEP_SIZE``), room for the
+        write (its bytes before compression), for what HDF5 may still hold in its chunk caches
+        (what each dataset was :meth:`handed` since the last flush, up to a cache's size) and a
+        margin for metadata; it raises :class:`SessionWriter.NoRoom` when the disk has not that
+        much, and the room claimed before still takes what a proper close writes. Where the file
+        system cannot claim space (not Linux, or no fallocate) it does nothing. :meth:`release`
+        gives back what the closed file did not use."""
+
+        MARGIN = 1 << 20
+        CHUNK_CACHE = 1 << 20  # HDF5's default chunk cache per dataset, the one h5py files get
+        _fallocate = None
+
+        def __init__(self, f, path):
+            self.f, self.path = f, Path(path)
+            self.until = 0  # [0, until) of the file is allocated on the disk
+            self.pending: dict = {}  # bytes handed to each dataset since HDF5 last flushed
+            self.enabled = self._libc_fallocate() is not None
+
+        @classmethod
+        def _libc_fallocate(cls):
+            if cls._fallocate is None:
+                try:
+                    import ctypes
+
+                    fn = ctypes.CDLL(None, use_errno=True).fallocate
+                    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+                    fn.restype = ctypes.c_int
+                    cls._fallocate = (fn, ctypes)
+                except (OSError, AttributeError):
+                    cls._fallocate = False
+            return cls._fallocate or None
+
+        def ensure(self, nbytes: int = 0) -> None:
+            """Room for ``nbytes`` more, or :class:`SessionWriter.NoRoom`."""
+            if not self.enabled:
+                return
+            fd = self.f.id.get_vfd_handle()
+            end = max(self.f.id.get_filesize(), os.fstat(fd).st_size)  # HDF5's end of allocation
+            cached = sum(min(n, self.CHUNK_CACHE) for n in self.pending.values())
+            target = end + cached + int(nbytes) + self.MARGIN
+            if target <= self.until:
+                return
+            fn, ctypes = self._libc_fallocate()
+            if fn(fd, 1, self.until, target - self.until) == 0:  # 1: FALLOC_FL_KEEP_SIZE
+                self.until = target
+                return
+            err = ctypes.get_errno()
+            if err in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.ENODEV):
+                self.enabled = False
+                return
+            raise SessionWriter.NoRoom(err, os.strerror(err), str(self.path))
+
+        def handed(self, key, nbytes: int) -> None:
+            self.pending[key] = self.pending.get(key, 0) + int(nbytes)
+
+        def flushed(self) -> None:
+            """After HDF5 flushed: its caches are empty, and it may have cut the file to its end
+            of allocation, which frees what was claimed past it."""
+            self.pending.clear()
+            try:
+                self.until = min(self.until, os.fstat(self.f.id.get_vfd_handle()).st_size)
+            except Exception:
+                self.until = 0
+
+        @staticmethod
+        def release(path) -> None:
+            """Give back the space claimed past the end of the closed file at ``path``."""
+            try:
+                os.truncate(path, os.path.getsize(path))
+            except OSError:
+                pass
 
     def __init__(
         self,
@@ -104,6 +187,7 @@ class SessionWriter:
         self.final_path = Path(final_path) if final_path is not None else self.final_name(self.path)
         self._temporary = self.final_path != self.path
         self._f = None
+        self._room = None
         self._closed = False
         self._written = 0  # samples appended
         self._flushed = 0  # samples on disk for sure (flushed)
@@ -134,6 +218,8 @@ class SessionWriter:
     def _create(self, geometry, camera, video_fps, md, source_labels, truth_attrs) -> None:
         # the file and its fixed parts; a failure here leaves no file behind (see __init__)
         self._f = f = h5py.File(self.path, "w", libver="latest")
+        self._room = self.Room(f, self.path)
+        self._room.ensure()  # the fixed parts fit the margin
         a = f.attrs
         a["acam_schema"] = SCHEMA_NAME
         a["acam_schema_version"] = SCHEMA_VERSION
@@ -154,9 +240,11 @@ class SessionWriter:
         self._gaps = f.create_dataset("audio_gaps", shape=(0, 2), maxshape=(None, 2), dtype="int64", chunks=(256, 2))
 
         g = f.create_group("array")
-        g.create_dataset("positions", data=geometry.positions)
-        g.create_dataset("names", data=np.array(geometry.names, dtype=h5py.string_dtype()))
-        g.create_dataset("bad", data=geometry.bad)
+        # held open until the file closes: a dataset dropped here writes its buffered data when
+        # closed, and on a full disk that failure would go unseen and leave HDF5 a broken object
+        self._held = [g.create_dataset("positions", data=geometry.positions),
+                      g.create_dataset("names", data=np.array(geometry.names, dtype=h5py.string_dtype())),
+                      g.create_dataset("bad", data=geometry.bad)]
         g.attrs["name"] = geometry.name
 
         cam = f.create_group("camera")
@@ -234,9 +322,11 @@ class SessionWriter:
             raise AcamError(f"{self.path}: audio block must have shape (n, {self.n_channels}), got {block.shape}")
         self._check_open()
         try:
+            self._room.ensure(block.nbytes)
             self._append(self._audio, block)
         except Exception as exc:
             self._fail(exc)
+        self._room.handed("time_data", block.nbytes)
         self._written += len(block)
         self._unflushed += len(block)
         self._maybe_flush()
@@ -245,9 +335,11 @@ class SessionWriter:
         """Record lost audio: `length` samples starting at sample `start` (already zero-filled)."""
         self._check_open()
         try:
+            self._room.ensure(16)
             self._append(self._gaps, np.array([[start, length]], dtype=np.int64))
         except Exception as exc:
             self._fail(exc)
+        self._room.handed("audio_gaps", 16)
 
     def write_frames(self, frames: np.ndarray, sample_index: np.ndarray, truth: dict | None = None) -> None:
         """Append video frames (k, H, W, 3) uint8 RGB with their audio-clock sample indices (k,),
@@ -265,7 +357,11 @@ class SessionWriter:
             raise AcamError(f"{self.path}: ground truth must be given exactly when the session was opened with source labels")
         self._check_open()
         blobs = self._encode_jpeg(frames) if self.video_format == "jpeg" else None
+        handed = {"video": frames.nbytes if blobs is None else blobs[0].nbytes, "index": 32 * len(frames)}
+        if truth is not None:
+            handed.update((f"truth/{k}", np.asarray(v).nbytes) for k, v in truth.items())
         try:
+            self._room.ensure(sum(handed.values()))
             if truth is not None:
                 for k, ds in self._truth.items():
                     self._append(ds, np.asarray(truth[k]).reshape((len(frames),) + ds.shape[1:]))
@@ -278,6 +374,8 @@ class SessionWriter:
                 self._append(self._frames, blobs[1])
         except Exception as exc:
             self._fail(exc)
+        for k, n in handed.items():
+            self._room.handed(k, n)
         self._maybe_flush()
 
     def _encode_jpeg(self, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -305,9 +403,11 @@ class SessionWriter:
         """Make everything written so far durable and visible to readers."""
         self._check_open()
         try:
+            self._room.ensure()
             self._f.flush()
         except Exception as exc:
             self._fail(exc)
+        self._room.flushed()
         self._flushed = self._written
         self._sizes = [d.shape[0] for d in self._growing]
         self._last_flush = time.monotonic()
@@ -320,17 +420,23 @@ class SessionWriter:
         if self._closed:
             return
         self.flush()
+        final = {"stop_reason": stop_reason}
+        for k, v in (attrs or {}).items():
+            final[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
+        if clean:
+            final["closed_cleanly"] = 1
         try:
             self._final = (self._audio.shape[0], self._frames.shape[0])
             self._f.close()
+            self.Room.release(self.path)
             # SWMR mode forbids attribute writes, so the clean flag goes in after a normal reopen:
             # a writer dying in between leaves the flag False, which is the truth.
+            self._reserve(65536 + 2 * sum(len(str(v)) for v in final.values()))
             self._f = f = h5py.File(self.path, "r+")
-            f.attrs["stop_reason"] = stop_reason
-            for k, v in (attrs or {}).items():
-                f.attrs[k] = v if isinstance(v, (int, float, str)) else json.dumps(v, default=str)
-            if clean:
-                f.attrs["closed_cleanly"] = 1
+            for k, v in final.items():
+                f.attrs[k] = v
+            # flushed first: a close that fails to write leaves HDF5 half torn down, a flush does not
+            f.flush()
             f.close()
         except Exception as exc:
             self._fail(exc)
@@ -350,15 +456,24 @@ class SessionWriter:
         except Exception:  # the file is not there, or not whole
             self._final = (self._written, 0)
         self._closed = True
-        if not self._temporary and self._flushed:
-            self._trim()
-        self.close_after_failure(self._f)
+        f = self._f
+        if f is not None and f.id.valid:
+            if not self._temporary and self._flushed:
+                self._trim()  # back to the last flush
+            elif isinstance(exc, self.NoRoom) and self._room.until > 0:
+                try:  # met before HDF5 was asked to write: the room claimed before takes the close
+                    f.flush()
+                    f.close()
+                except Exception:
+                    pass
+        self.close_after_failure(f)
         fs = getattr(self, "sample_freq", None) or 1.0
         kept = None
         try:
             if self._temporary or self._flushed == 0:
                 self.path.unlink(missing_ok=True)
             else:
+                self.Room.release(self.path)
                 kept = partial_path(self.path)
                 os.replace(self.path, kept)
         except OSError:  # e.g. a read-only file system: the file stays where it is
@@ -375,6 +490,25 @@ class SessionWriter:
         if kept is not None and hasattr(exc, "add_note"):
             exc.add_note(f"{self.final_path}: {what}")
         raise exc
+
+    def _reserve(self, nbytes: int) -> None:
+        """Have the disk give ``nbytes`` past the end of the closed file before it is reopened to
+        write the closing attributes: HDF5 puts their new metadata there, so a disk that fills
+        up now fails here, the file still as the SWMR writer closed it (whole, not marked clean),
+        and not halfway through rewriting the file's metadata, which would damage it. HDF5 cuts
+        what it does not use when it closes the file."""
+        fd = os.open(self.path, os.O_RDWR)
+        try:
+            end = os.fstat(fd).st_size
+            try:
+                os.posix_fallocate(fd, end, nbytes)
+            except OSError as exc:
+                if exc.errno in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                    return  # a file system that cannot reserve: written as before
+                os.ftruncate(fd, end)
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+        finally:
+            os.close(fd)
 
     def _trim(self) -> None:
         """Cut every dataset back to its length at the last flush and close the file, if the disk
@@ -516,6 +650,8 @@ class Session:
     truth: Truth | None
     opened_after_crash: bool = False
     video_format: str = "raw"  # "jpeg": frames stored as JPEG files, decoded on reading
+    frames_past_audio: int = 0
+    """Video frames stored after the audio's end (by more than a second): not part of the session."""
     nonfinite: "NonFinite" = field(default_factory=lambda: NonFinite())
     """Non-finite samples met by :meth:`audio` so far (read as 0)."""
 
@@ -772,14 +908,13 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
     # a frame's window may reach past the recording's ends (its coverage says how far), but a
     # timestamp more than a second outside the audio has no sound to show
     slack = int(sf)
-    outside = (fsi < -slack) | (fsi > n_samples + slack)
-    if outside.any():
-        if clean:
-            k = int(np.flatnonzero(outside)[0])
-            raise SessionFormatError(path, "/video/sample_index", f"timestamps within the audio's {n_samples} samples "
-                                     f"(+-{slack})", f"frame {k} at sample {int(fsi[k])}")
-        n_frames = int(np.flatnonzero(outside)[0])  # video that ran ahead of the audio a dying writer flushed
-        fsi = fsi[:n_frames]
+    if n_frames and fsi[0] < -slack:
+        raise SessionFormatError(path, "/video/sample_index", f"timestamps from -{slack} on (a second before the audio)",
+                                 f"frame 0 at sample {int(fsi[0])}")
+    # video that ran on after the audio stopped (a device lost, a dying writer): left out, and said
+    past = int(np.sum(fsi > n_samples + slack))
+    n_frames -= past
+    fsi = fsi[:n_frames]
 
     gaps = dataset(f, path, SessionFormatError, "audio_gaps", 2, "iu", (2,))[()] if "audio_gaps" in f else np.zeros((0, 2), np.int64)
     if len(gaps) and (np.any(gaps[:, 0] < 0) or np.any(gaps[:, 1] < 0) or np.any(gaps[:, 0] > n_samples)):
@@ -830,7 +965,7 @@ def _read(path: Path, f: h5py.File, after_crash: bool) -> Session:
         path=path, file=f, sample_freq=sf, n_samples=n_samples, n_channels=n_ch, geometry=geometry,
         camera=camera, video_fps=fps, frame_sample_index=fsi, metadata=metadata,
         closed_cleanly=clean, stop_reason=str(a.get("stop_reason", "")), schema_version=version,
-        audio_gaps=np.asarray(gaps, dtype=np.int64), truth=truth, opened_after_crash=after_crash,
+        audio_gaps=np.asarray(gaps, dtype=np.int64), truth=truth, opened_after_crash=after_crash, frames_past_audio=past,
         video_format=video_format,
     )
 

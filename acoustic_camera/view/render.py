@@ -10,7 +10,11 @@ browsers and common players play; OpenCV's MPEG-4 Part 2 writer is the fallback.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -20,7 +24,7 @@ import numpy as np
 from ..beamform.features import band_energy_db, power_db
 from ..beamform.methods import KERNEL_METHOD
 from ..constants import ENERGY_BAND
-from ..errors import AcamError
+from ..errors import DISK_ERRNOS, AcamError, DiskError
 from ..framing import frame_windows
 from ..io.acoustic import acoustic_path_for, open_acoustic
 from ..io.atomic import atomic_output, check_output
@@ -134,10 +138,23 @@ def colorize(energy_db: np.ndarray, size: tuple[int, int], top: float, opts: Ren
     return rgb, alpha
 
 
+SILENCE_DB = -250.0
+"""A map whose top is below this (dB re 1 Pa^2) holds no sound: power_db floors silence at -300."""
+
+
+def is_drawable(energy_db: np.ndarray, top: float) -> bool:
+    """A map worth drawing over the picture: finite, with some sound and some contrast (a flat
+    map would paint the whole picture in the top colour, as if everything were the source)."""
+    e = np.asarray(energy_db)
+    return bool(np.isfinite(top) and top > SILENCE_DB and np.isfinite(e).all() and float(e.max() - e.min()) > 1e-3)
+
+
 def _colorbar(img: np.ndarray, top: float, opts: RenderOptions) -> None:
     h, w = img.shape[:2]
     bh, bw = int(h * 0.45), max(10, w // 50)
     x0, y0 = w - bw - 58, (h - bh) // 2
+    if x0 < 45 or bh < 20:  # a picture too small to carry a labelled bar (a thermal or a test camera)
+        return
     ramp = np.linspace(1, 0, bh)[:, None].repeat(bw, 1)
     bar = cv2.applyColorMap((ramp * 255).astype(np.uint8), COLORMAP)[:, :, ::-1]
     img[y0:y0 + bh, x0:x0 + bw] = bar
@@ -158,6 +175,9 @@ def overlay_frame(frame: np.ndarray, energy_db: np.ndarray, top: float, opts: Re
     ``side_by_side``, the video, the acoustic image and the overlay next to each other)."""
     h, w = frame.shape[:2]
     rgb, alpha = colorize(energy_db, (w, h), top, opts)
+    flat = not is_drawable(energy_db, top)
+    if flat:  # silence, or a map without contrast: nothing to show, and the picture says so
+        alpha = np.zeros_like(alpha)
     a = alpha.astype(np.float32)
     # OpenCV's per-pixel blend: a fifth of numpy's time on a 640 x 480 frame (the live view's budget)
     out = cv2.blendLinear(np.ascontiguousarray(frame, dtype=np.uint8), rgb, 1.0 - a, a)
@@ -167,45 +187,123 @@ def overlay_frame(frame: np.ndarray, energy_db: np.ndarray, top: float, opts: Re
                 cv2.drawMarker(out, (int(round(u)), int(round(v))), (0, 255, 0), cv2.MARKER_TILTED_CROSS, 18, 2, cv2.LINE_AA)
     if opts.colorbar:
         _colorbar(out, top, opts)
+    if flat:
+        text = "no signal (silent or flat map)"
+        for colour, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+            cv2.putText(out, text, (8, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, thick, cv2.LINE_AA)
     if opts.side_by_side:
         out = np.concatenate([frame, rgb, out], axis=1)
     return np.ascontiguousarray(out)
 
 
 class _Mp4Writer:
-    def __init__(self, path: Path, size: tuple[int, int], fps: float):
-        self.path = path
+    """H.264 (yuv420p, CRF 15) through imageio-ffmpeg's ffmpeg, its messages kept and its exit
+    status checked: a full disk, or any other failure of ffmpeg, is one error naming the video
+    (``name``: the final file), never a broken MP4 that looks finished. OpenCV's MPEG-4 Part 2
+    writer is the fallback where imageio-ffmpeg is missing. :meth:`close` finishes the file (and
+    raises what went wrong); :meth:`abort` stops ffmpeg, the file left unfinished."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float, name=None):
+        self.path, self.name = Path(path), Path(name or path)
+        self._proc = self._cv = None
         try:
             import imageio_ffmpeg
 
-            self._gen = imageio_ffmpeg.write_frames(str(path), size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                                    quality=7, macro_block_size=2, ffmpeg_log_level="error")
-            self._gen.send(None)
-            self._cv = None
-        except ImportError:
-            self._gen = None
+            exe = imageio_ffmpeg.get_ffmpeg_exe()
+        except (ImportError, RuntimeError):
+            exe = None
+        if exe is None:
             self._cv = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
             if not self._cv.isOpened():
-                raise AcamError(f"{path}: OpenCV cannot write MP4 here (install imageio-ffmpeg)")
+                raise AcamError(f"{self.name}: OpenCV cannot write MP4 here (install imageio-ffmpeg)")
+            return
+        w, h = size
+        cmd = [exe, "-y", "-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{w}x{h}", "-pix_fmt", "rgb24",
+               "-r", str(Fraction(fps).limit_denominator()), "-i", "-", "-an",
+               "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-crf", "15"]
+        if w % 2 or h % 2:  # yuv420p needs even sides
+            cmd += ["-vf", f"scale={w + w % 2}:{h + h % 2}"]
+        cmd += ["-v", "error", str(self.path)]
+        self._log = tempfile.TemporaryFile()
+        # a session of its own: Ctrl-C stops the render, which then stops ffmpeg (abort)
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log,
+                                      start_new_session=True)
 
     def write(self, rgb: np.ndarray) -> None:
-        if self._gen is not None:
-            self._gen.send(np.ascontiguousarray(rgb).tobytes())
-        else:
-            self._cv.write(rgb[:, :, ::-1])
+        if self._proc is None:
+            self._cv.write(np.ascontiguousarray(rgb[:, :, ::-1]))
+            return
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(rgb, dtype=np.uint8).data)
+        except OSError:  # ffmpeg is gone (a broken pipe): its exit status and messages say why
+            self._finish()
+            rc = self._proc.returncode
+            raise AcamError(f"{self.name}: ffmpeg stopped taking frames (exit status {rc})") from None
 
     def close(self) -> None:
-        if self._gen is not None:
-            self._gen.close()
-        else:
+        if self._proc is None:
             self._cv.release()
+            if not self.path.exists() or self.path.stat().st_size == 0:
+                raise AcamError(f"{self.name}: OpenCV wrote no video (is the disk full?)")
+            return
+        self._finish()
+
+    def _finish(self) -> None:
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        rc = self._proc.wait()
+        self._log.seek(0)
+        text = self._log.read().decode("utf-8", "replace")
+        self._log.close()
+        for code, what in DISK_ERRNOS.items():
+            if os.strerror(code) in text:
+                raise DiskError(self.name, OSError(code, what))
+        if rc != 0:
+            lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+            last = " ".join(lines[-1].split())[:200] if lines else ""
+            raise AcamError(f"{self.name}: ffmpeg could not write the video (exit status {rc})"
+                            + (f": {last}" if last else ""))
+
+    def abort(self) -> None:
+        if self._proc is None:
+            self._cv.release()
+            return
+        if self._proc.poll() is None:
+            self._proc.kill()
+        try:
+            self._proc.stdin.close()
+        except OSError:
+            pass
+        self._proc.wait()
+        self._log.close()
+
+
+def picture_suffix(path) -> str:
+    """The extension of a picture to write (.png, .jpg, ... : OpenCV picks the format by it),
+    or a one-line error naming it."""
+    suffix = Path(path).suffix.lower()
+    if not suffix or not cv2.haveImageWriter("picture" + suffix):
+        found = f"'{Path(path).suffix}'" if suffix else "no extension"
+        raise AcamError(f"{path}: expected a picture file name ending in .png or .jpg (the extension picks the "
+                        f"format), found {found}")
+    return suffix
 
 
 def write_png(path, rgb: np.ndarray, overwrite: bool = False) -> None:
-    """An RGB picture as PNG (or any format OpenCV infers from the suffix), atomically."""
+    """An RGB picture as PNG (or any format OpenCV infers from the suffix), atomically: encoded
+    in memory and written by Python, so that a full disk is reported as what it is."""
+    suffix = picture_suffix(path)
+    ok, buf = cv2.imencode(suffix, np.ascontiguousarray(rgb[:, :, ::-1]))
+    if not ok:
+        raise AcamError(f"{path}: OpenCV could not encode the picture as {suffix}")
     with atomic_output(path, overwrite=overwrite) as tmp:
-        if not cv2.imwrite(str(tmp), np.ascontiguousarray(rgb[:, :, ::-1])):
-            raise AcamError(f"{path}: OpenCV cannot write this picture format (use .png or .jpg)")
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(buf.data)
+        except OSError as exc:
+            raise DiskError(path, exc) from None
 
 
 def _holds(path: Path, band, method) -> bool:
@@ -239,11 +337,14 @@ def render(session_path, *, out: str | Path | None = None, png: str | Path | Non
     for p in (out, png):
         if p is not None:
             check_output(p, overwrite, inputs=(session_path, acoustic))
+    if png is not None:
+        picture_suffix(png)
     if acoustic is None:
         default = acoustic_path_for(session_path)
         acoustic = default if default.exists() and (method is None or _holds(default, opts.band, method)) else None
     result = {}
     with open_session(session_path) as s:
+        s.require_audio("render")
         if opts.truth and s.truth is None:
             raise AcamError(f"{session_path}: --truth needs a simulated session with /truth")
         src = EnergySource(s, acoustic, opts.band, backend, method=method)
@@ -251,8 +352,15 @@ def render(session_path, *, out: str | Path | None = None, png: str | Path | Non
             top_session = _session_top(src) if opts.reference == "session" else None
             truth = s.truth.pixel if (opts.truth and s.truth is not None) else None
 
-            def picture(k, e):
+            def picture(k, e, dest):
+                # a guard: what reads the maps makes them finite, and nothing else is ever drawn
+                if not np.isfinite(e).all():
+                    raise AcamError(f"{dest}: frame {k}: expected a finite acoustic map, found "
+                                    f"{int(np.count_nonzero(~np.isfinite(e)))} NaN or infinite cells; nothing written")
                 top = top_session if top_session is not None else float(np.max(e))
+                if not np.isfinite(top):
+                    raise AcamError(f"{dest}: frame {k}: expected a finite top of the dB scale (--reference session), "
+                                    f"found {top} (another frame's map is not finite); nothing written")
                 return overlay_frame(s.frame(k), e, top, opts, truth[k] if truth is not None else None)
 
             if png is not None:
@@ -260,19 +368,21 @@ def render(session_path, *, out: str | Path | None = None, png: str | Path | Non
                 if not 0 <= k < s.n_frames:
                     raise AcamError(f"--frame {k}: the session has frames 0..{s.n_frames - 1}")
                 (_, e), = list(src.frames([k]))
-                write_png(png, picture(k, e), overwrite=overwrite)
+                write_png(png, picture(k, e, png), overwrite=overwrite)
                 result["png"] = str(png)
             if out is not None:
                 w = s.camera.width * (3 if opts.side_by_side else 1)
                 with atomic_output(out, overwrite=overwrite, inputs=(session_path, acoustic)) as tmp:
-                    writer = _Mp4Writer(tmp, (w, s.camera.height), s.video_fps)
+                    writer = _Mp4Writer(tmp, (w, s.camera.height), s.video_fps, name=out)
                     try:
                         for k, e in src.frames():
-                            writer.write(picture(k, e))
+                            writer.write(picture(k, e, out))
                             if progress:
                                 progress(k + 1, s.n_frames)
-                    finally:
-                        writer.close()
+                    except BaseException:
+                        writer.abort()
+                        raise
+                    writer.close()
                 result.update(mp4=str(out), frames=s.n_frames, fps=s.video_fps, size=(w, s.camera.height))
             result["energy_from"] = src.mode
         finally:
