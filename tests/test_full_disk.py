@@ -107,8 +107,8 @@ def _without_room_checks(*args) -> subprocess.CompletedProcess:
     """acam with the writers' disk-space claims off: HDF5 meets the full disk itself."""
     code = textwrap.dedent("""
         import sys
-        from acoustic_camera.io.session import SessionWriter
-        SessionWriter.Room._fallocate = False
+        from acoustic_camera.io.room import Room
+        Room._fallocate = False
         from acoustic_camera.cli import main
         main(sys.argv[1:])
     """)

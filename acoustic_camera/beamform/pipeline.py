@@ -173,7 +173,9 @@ def apply_calibration(calibration, session, beamformer_kw: dict):
 
     cal = calibration if isinstance(calibration, Calibration) else load_calibration(calibration)
     geometry, camera = session.geometry, session.camera
-    cal.check_session(geometry.n_mics, camera.width, camera.height, session.n_samples / session.sample_freq)
+    # a live view's session has no length yet: its offset is checked against nothing longer
+    n = getattr(session, "n_samples", None)
+    cal.check_session(geometry.n_mics, camera.width, camera.height, n / session.sample_freq if n else float("inf"))
     record = {"path": str(calibration) if not isinstance(calibration, Calibration) else "", "sha256": cal.sha256}
     mc = cal.microphones
     if mc is not None:

@@ -64,7 +64,7 @@ def _scan(s) -> list[str]:
     if s.nonfinite:
         lines.append(f"NON-FINITE:  {s.nonfinite.summary(s.sample_freq)}")
     if not lines:
-        lines.append(f"checked:     every sample finite and readable, every frame readable")
+        lines.append("checked:     every sample finite and readable, every frame readable")
     return lines
 
 

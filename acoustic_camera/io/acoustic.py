@@ -33,10 +33,12 @@ import numpy as np
 
 from .. import __version__
 from ..array.grid import LookGrid
-from ..errors import AcamError, AcousticFormatError, DiskError, os_error_line
 from .. import options
+from ..errors import AcamError, AcousticFormatError, DiskError, os_error_line
+from .atomic import final_name
 from .hdf5 import Guarded, dataset, metadata_errors, open_h5, read, schema_version
-from .session import SCHEMA_NAME as SESSION_SCHEMA, SessionWriter
+from .room import NoRoom, Room, close_after_failure
+from .session import SCHEMA_NAME as SESSION_SCHEMA
 
 SCHEMA_NAME = "acam-acoustic"
 SCHEMA_VERSION = 1
@@ -86,7 +88,7 @@ class AcousticWriter:
         final_path: the file ``path`` becomes (default: NAME.h5 for the temporary NAME.partial.h5
             of ``atomic_output``, else ``path``): errors name it.
 
-    A full disk is met before HDF5 meets it (:class:`.session.SessionWriter.Room`); then, or
+    A full disk is met before HDF5 meets it (:class:`.room.Room`); then, or
     when a write fails otherwise (an I/O error), the file is closed and removed and
     :class:`~acoustic_camera.errors.DiskError` names ``final_path``. :meth:`write` refuses
     arrays that are not finite everywhere.
@@ -98,7 +100,7 @@ class AcousticWriter:
         if not feats or any(f not in FEATURES for f in feats):
             raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {feats}")
         self.path = Path(path)
-        self.final_path = Path(final_path) if final_path is not None else SessionWriter.final_name(self.path)
+        self.final_path = Path(final_path) if final_path is not None else final_name(self.path)
         self.f = None
         self._room = None
         self._failed = False
@@ -112,7 +114,7 @@ class AcousticWriter:
         n, rows, cols = session.n_frames, grid.rows, grid.cols
         freqs = np.asarray(freqs, dtype=np.float64)
         self.f = f = h5py.File(self.path, "w")
-        self._room = SessionWriter.Room(f, self.path)
+        self._room = Room(f, self.path)
         self._room.ensure(grid.pixels.nbytes * 6 + freqs.nbytes + 40 * n)  # the fixed datasets
         a = f.attrs
         a["acam_schema"] = SCHEMA_NAME
@@ -200,7 +202,7 @@ class AcousticWriter:
             self.f.close()
         except Exception as exc:
             self._fail(exc)
-        SessionWriter.Room.release(self.path)
+        Room.release(self.path)
 
     def close(self) -> None:
         if not self._failed and self.f is not None and self.f.id.valid:
@@ -209,7 +211,7 @@ class AcousticWriter:
                 self.f.close()
             except Exception as exc:
                 self._fail(exc)
-            SessionWriter.Room.release(self.path)
+            Room.release(self.path)
 
     def _check_open(self) -> None:
         if self._failed or self.f is None or not self.f.id.valid:
@@ -221,13 +223,13 @@ class AcousticWriter:
         permissions), else ``exc`` itself."""
         self._failed = True  # nothing touches the file again (HDF5 may be unable to close it)
         room = self._room
-        if isinstance(exc, SessionWriter.NoRoom) and room is not None and room.until > 0 and self.f.id.valid:
+        if isinstance(exc, NoRoom) and room is not None and room.until > 0 and self.f.id.valid:
             try:  # met before HDF5 was asked to write: the room claimed before takes the close
                 self.f.flush()
                 self.f.close()
             except Exception:
                 pass
-        SessionWriter.close_after_failure(self.f)
+        close_after_failure(self.f)
         try:
             self.path.unlink(missing_ok=True)
         except OSError:

@@ -24,6 +24,13 @@ def partial_path(path: str | Path) -> Path:
     return p.with_name(f"{p.stem}.partial{p.suffix}")
 
 
+def final_name(path: str | Path) -> Path:
+    """The file a temporary ``NAME.partial.SUFFIX`` (:func:`~acoustic_camera.io.atomic.partial_path`)
+    becomes, ``NAME.SUFFIX``; any other path is its own final name."""
+    p = Path(path)
+    return p.with_name(p.stem[: -len(".partial")] + p.suffix) if p.stem.endswith(".partial") else p
+
+
 def check_output(path: str | Path, overwrite: bool = False, inputs=()) -> Path:
     """Refuse an output that exists (unless ``overwrite``), is a directory, or is one of the
     ``inputs``; returns it as a Path. Called before any work, so a refusal costs nothing."""

@@ -47,6 +47,8 @@ from ..array.geometry import ArrayGeometry
 from ..errors import AcamError, DiskError, SessionFormatError, os_errno, os_error_line
 from .. import options
 from .atomic import partial_path
+from .atomic import final_name
+from .room import NoRoom, Room, close_after_failure
 from .hdf5 import dataset, metadata_errors, open_h5, read, schema_version, stored_rows
 
 SCHEMA_NAME = "acam-session"
@@ -73,7 +75,7 @@ class SessionWriter:
     exception closes the file without the clean flag. ``n_samples``/``n_frames`` stay readable
     after closing.
 
-    A full disk is met before HDF5 meets it (:class:`Room`), and then, like any write that
+    A full disk is met before HDF5 meets it (:class:`.room.Room`), and then, like any write that
     fails (an I/O error), it closes the file and raises :class:`~acoustic_camera.errors.DiskError`
     naming the file: a session written in place (a capture) never stays under its name then,
     but what was flushed is kept as ``NAME.partial.h5`` (cut back to the last flush; a file
@@ -82,88 +84,6 @@ class SessionWriter:
     :func:`~acoustic_camera.io.atomic.atomic_output`) is removed and the error names the final
     file.
     """
-
-    class NoRoom(OSError):
-        """The disk cannot give what the next write needs (raised before HDF5 is asked to write
-        it: the file is whole and can still be closed)."""
-
-    class Room:
-        """Disk space claimed ahead of an open HDF5 file's writes, so that a full disk is met
-        here, between writes, and never inside HDF5: HDF5 2.0 meeting ENOSPC while it flushes
-        its metadata is left unable to flush or close the file ever after (a crash at exit).
-
-        Before each write :meth:`ensure` has the file system allocate, past the end of the file
-        and without changing its size (``fallocate`` with ``FALLOC_FL_KEEP_SIZE``), room for the
-        write (its bytes before compression), for what HDF5 may still hold in its chunk caches
-        (what each dataset was :meth:`handed` since the last flush, up to a cache's size) and a
-        margin for metadata; it raises :class:`SessionWriter.NoRoom` when the disk has not that
-        much, and the room claimed before still takes what a proper close writes. Where the file
-        system cannot claim space (not Linux, or no fallocate) it does nothing. :meth:`release`
-        gives back what the closed file did not use."""
-
-        MARGIN = 1 << 20
-        CHUNK_CACHE = 1 << 20  # HDF5's default chunk cache per dataset, the one h5py files get
-        _fallocate = None
-
-        def __init__(self, f, path):
-            self.f, self.path = f, Path(path)
-            self.until = 0  # [0, until) of the file is allocated on the disk
-            self.pending: dict = {}  # bytes handed to each dataset since HDF5 last flushed
-            self.enabled = self._libc_fallocate() is not None
-
-        @classmethod
-        def _libc_fallocate(cls):
-            if cls._fallocate is None:
-                try:
-                    import ctypes
-
-                    fn = ctypes.CDLL(None, use_errno=True).fallocate
-                    fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
-                    fn.restype = ctypes.c_int
-                    cls._fallocate = (fn, ctypes)
-                except (OSError, AttributeError):
-                    cls._fallocate = False
-            return cls._fallocate or None
-
-        def ensure(self, nbytes: int = 0) -> None:
-            """Room for ``nbytes`` more, or :class:`SessionWriter.NoRoom`."""
-            if not self.enabled:
-                return
-            fd = self.f.id.get_vfd_handle()
-            end = max(self.f.id.get_filesize(), os.fstat(fd).st_size)  # HDF5's end of allocation
-            cached = sum(min(n, self.CHUNK_CACHE) for n in self.pending.values())
-            target = end + cached + int(nbytes) + self.MARGIN
-            if target <= self.until:
-                return
-            fn, ctypes = self._libc_fallocate()
-            if fn(fd, 1, self.until, target - self.until) == 0:  # 1: FALLOC_FL_KEEP_SIZE
-                self.until = target
-                return
-            err = ctypes.get_errno()
-            if err in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL, errno.ENODEV):
-                self.enabled = False
-                return
-            raise SessionWriter.NoRoom(err, os.strerror(err), str(self.path))
-
-        def handed(self, key, nbytes: int) -> None:
-            self.pending[key] = self.pending.get(key, 0) + int(nbytes)
-
-        def flushed(self) -> None:
-            """After HDF5 flushed: its caches are empty, and it may have cut the file to its end
-            of allocation, which frees what was claimed past it."""
-            self.pending.clear()
-            try:
-                self.until = min(self.until, os.fstat(self.f.id.get_vfd_handle()).st_size)
-            except Exception:
-                self.until = 0
-
-        @staticmethod
-        def release(path) -> None:
-            """Give back the space claimed past the end of the closed file at ``path``."""
-            try:
-                os.truncate(path, os.path.getsize(path))
-            except OSError:
-                pass
 
     def __init__(
         self,
@@ -184,7 +104,7 @@ class SessionWriter:
     ) -> None:
         self.path = Path(path)
         # the name errors give: the file this one becomes when it is written under a temporary name
-        self.final_path = Path(final_path) if final_path is not None else self.final_name(self.path)
+        self.final_path = Path(final_path) if final_path is not None else final_name(self.path)
         self._temporary = self.final_path != self.path
         self._f = None
         self._room = None
@@ -218,7 +138,7 @@ class SessionWriter:
     def _create(self, geometry, camera, video_fps, md, source_labels, truth_attrs) -> None:
         # the file and its fixed parts; a failure here leaves no file behind (see __init__)
         self._f = f = h5py.File(self.path, "w", libver="latest")
-        self._room = self.Room(f, self.path)
+        self._room = Room(f, self.path)
         self._room.ensure()  # the fixed parts fit the margin
         a = f.attrs
         a["acam_schema"] = SCHEMA_NAME
@@ -428,7 +348,7 @@ class SessionWriter:
         try:
             self._final = (self._audio.shape[0], self._frames.shape[0])
             self._f.close()
-            self.Room.release(self.path)
+            Room.release(self.path)
             # SWMR mode forbids attribute writes, so the clean flag goes in after a normal reopen:
             # a writer dying in between leaves the flag False, which is the truth.
             self._reserve(65536 + 2 * sum(len(str(v)) for v in final.values()))
@@ -460,20 +380,20 @@ class SessionWriter:
         if f is not None and f.id.valid:
             if not self._temporary and self._flushed:
                 self._trim()  # back to the last flush
-            elif isinstance(exc, self.NoRoom) and self._room.until > 0:
+            elif isinstance(exc, NoRoom) and self._room.until > 0:
                 try:  # met before HDF5 was asked to write: the room claimed before takes the close
                     f.flush()
                     f.close()
                 except Exception:
                     pass
-        self.close_after_failure(f)
+        close_after_failure(f)
         fs = getattr(self, "sample_freq", None) or 1.0
         kept = None
         try:
             if self._temporary or self._flushed == 0:
                 self.path.unlink(missing_ok=True)
             else:
-                self.Room.release(self.path)
+                Room.release(self.path)
                 kept = partial_path(self.path)
                 os.replace(self.path, kept)
         except OSError:  # e.g. a read-only file system: the file stays where it is
@@ -522,36 +442,6 @@ class SessionWriter:
                         d.resize(n, axis=0)
                 self._f.flush()
                 self._f.close()
-        except Exception:
-            pass
-
-    @staticmethod
-    def final_name(path: str | Path) -> Path:
-        """The file a temporary ``NAME.partial.SUFFIX`` (:func:`~acoustic_camera.io.atomic.partial_path`)
-        becomes, ``NAME.SUFFIX``; any other path is its own final name."""
-        p = Path(path)
-        return p.with_name(p.stem[: -len(".partial")] + p.suffix) if p.stem.endswith(".partial") else p
-
-    @staticmethod
-    def close_after_failure(f) -> None:
-        """Close an h5py file after a write failed, writing nothing more to it. HDF5 would retry the
-        failed writes of its cache on closing, fail again and keep the file open, and its objects
-        would then be torn down in the wrong order at exit (a segmentation fault). Its descriptor is
-        pointed at /dev/null first, so the file on disk stays as its last successful write left it."""
-        if f is None:
-            return
-        try:
-            if f.id.valid:
-                fd = f.id.get_vfd_handle()
-                nul = os.open(os.devnull, os.O_RDWR)
-                try:
-                    os.dup2(nul, fd)
-                finally:
-                    os.close(nul)
-        except Exception:  # not a POSIX file descriptor (another driver): close as it is
-            pass
-        try:
-            f.close()
         except Exception:
             pass
 
