@@ -42,10 +42,16 @@ def shown(value) -> str:
 
 def _shown(value) -> str:
     try:
-        s = repr(value)
-    except ValueError:  # an int past Python's 4300-digit conversion limit
-        return f"a {value.bit_length() * 3 // 10}-digit number" if isinstance(value, int) else "an unprintable value"
-    return s if len(s) <= 40 else s[:37] + "..."
+        s = " ".join(repr(value).split())  # one line, whatever it is (a NumPy array's repr has several)
+    except ValueError:  # an integer past Python's 4300-digit limit of int -> str
+        return (f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits" if isinstance(value, int)
+                else f"a {type(value).__name__} holding an integer too long to show")
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def huge_int(v) -> bool:
+    """An integer too long to be any quantity acam takes (and too long to show in full)."""
+    return isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 100
 
 
 def _number(value, name: str, expected: str) -> float:

@@ -21,6 +21,8 @@ import numpy as np
 from ..constants import CAMERA_FOCAL_PX, CAMERA_HEIGHT, CAMERA_WIDTH
 from ..errors import AcamError
 from ..options import COORDINATE, Count, Real
+from ..options import huge_int as _huge
+from ..options import shown as _shown
 
 IMAGE_SIDE = Count(1, 100_000, "px")
 """A picture's width or height: beyond 100000 px no camera sensor exists."""
@@ -217,18 +219,8 @@ class Camera:
 _DICT_KEYS = ("width", "height", "fx", "fy", "cx", "cy", "distortion", "rotation", "translation")
 
 
-def _shown(value) -> str:
-    try:
-        s = " ".join(repr(value).split())  # one line, whatever it is (a NumPy array's repr has several)
-    except ValueError:  # an integer past Python's 4300-digit limit of int -> str
-        return (f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits" if isinstance(value, int)
-                else f"a {type(value).__name__} holding an integer too long to show")
-    return s if len(s) <= 60 else s[:57] + "..."
 
 
-def _huge(v) -> bool:
-    """An integer too long for the option parsers to show (they would fail on its repr)."""
-    return isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 100
 
 
 def _is_number(v) -> bool:

@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import AcamError
 from ..io.atomic import atomic_output
 from ..options import CHANNELS, COORDINATE, MAX_METRES
+from ..options import shown as _shown
 
 MAX_MICS = CHANNELS.hi
 """Most microphones in one layout (the largest arrays built hold about a thousand)."""
@@ -31,13 +32,6 @@ MAX_XML_BYTES = 16 * 2**20
 """Largest geometry file read (4096 microphones take about 400 kB)."""
 
 
-def _shown(value) -> str:
-    try:
-        s = " ".join(repr(value).split())  # one line, whatever it is (a NumPy array's repr has several)
-    except ValueError:  # an integer past Python's 4300-digit limit of int -> str
-        return (f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits" if isinstance(value, int)
-                else f"a {type(value).__name__} holding an integer too long to show")
-    return s if len(s) <= 60 else s[:57] + "..."
 
 
 PRESETS = ("dualcam128", "uma16")

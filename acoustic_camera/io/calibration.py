@@ -39,6 +39,8 @@ from ..array.camera import DISTORTION, FOCAL_PX, IMAGE_SIDE  # the Camera's own 
 from ..catalog import FAULTS
 from ..errors import AcamError, FileFormatError
 from ..options import CHANNELS, COORDINATE, FREQUENCY, MARKER_ID, MAX_DIGITS, MAX_METRES, SIDE_METRES, Count, Real
+from ..options import huge_int as _huge
+from ..options import shown as _shown
 from .atomic import atomic_output
 from .jsonfile import MAX_JSON_BYTES
 
@@ -321,18 +323,8 @@ def _decode(raw: bytes, path: Path):
 _MISSING = object()
 
 
-def _shown(value) -> str:
-    try:
-        s = " ".join(repr(value).split())  # one line, whatever it is (a NumPy array's repr has several)
-    except ValueError:  # an integer past Python's 4300-digit limit of int -> str
-        return (f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits" if isinstance(value, int)
-                else f"a {type(value).__name__} holding an integer too long to show")
-    return s if len(s) <= 40 else s[:37] + "..."
 
 
-def _huge(v) -> bool:
-    """An integer too long for the option parsers to show (they would fail on its repr)."""
-    return isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 100
 
 
 def _found(v) -> str:

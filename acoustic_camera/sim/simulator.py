@@ -34,7 +34,8 @@ from scipy import fft as sfft
 from scipy import signal
 
 from .. import __version__
-from ..array.camera import Camera, _shown
+from ..array.camera import Camera
+from ..options import shown as _shown
 from ..array.geometry import ArrayGeometry, preset
 from ..catalog import REFERENCE_SOUNDS, SOUND_CLASSES
 from ..constants import NFFT, SAMPLE_FREQ, SPEED_OF_SOUND, VIDEO_FPS, WINDOW

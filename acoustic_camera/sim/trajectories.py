@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..array.camera import Camera, _huge, _shown
+from ..array.camera import Camera
+from ..options import huge_int as _huge, shown as _shown
 from ..catalog import MOTIONS
 from ..errors import AcamError
 from ..options import COORDINATE, SIM_SECONDS, Real, xyz
