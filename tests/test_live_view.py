@@ -270,3 +270,13 @@ def test_onset_to_overlay_latency_and_clients_that_stall_or_leave(tmp_path):
     assert got["reader"] >= 0.8 * len(log), (got, len(log))
     assert status["clients"] >= 2 and "stalls" not in err
     assert len(log) >= 0.6 * made, (len(log), made)
+
+
+def test_non_finite_audio_enters_the_live_ring_as_silence_and_is_counted():
+    from acoustic_camera.view.live.feed import LiveFeed
+
+    feed = LiveFeed(12000, 4, seconds=1.0)
+    block = np.ones((256, 4), np.float32)
+    block[3, 2], block[5, 1], block[7, 0] = np.nan, np.inf, 3e38
+    feed.push_audio(0, block)
+    assert feed.nonfinite == 3 and np.isfinite(feed._buf).all() and feed._buf[3, 2] == 0 and feed._buf[4, 2] == 1

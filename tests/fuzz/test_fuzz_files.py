@@ -124,6 +124,8 @@ def test_info_says_what_is_wrong_with_every_output_damaged(base, tmp_path):
             q.write_bytes(bytes(x))
             files.append(q)
     results = run_cases([{"id": q.name, "args": ["info", str(q)], "outputs": []} for q in files])
+    print("\nfuzz:", {"cases": len(results), **{v: sum(r["verdict"] == v for r in results) for v in
+                                                 {r["verdict"] for r in results}}})
     bad = [r for r in results if r["verdict"] not in ("ok", "error")]
     assert not bad, "\n".join(f"{r['id']}: {r['verdict']} {r.get('detail')} {r.get('stderr', '')[-200:]}" for r in bad)
     assert sum(r["verdict"] == "error" for r in results) >= len(made) * 2  # the empty and cut files, at least

@@ -61,6 +61,8 @@ def test_absurd_options(tmp_path):
     cases.append({"id": "render r.txt", "args": ["render", str(s), "--png", str(tmp_path / "r.txt"), "--quiet"],
                   "outputs": [str(tmp_path / "r.txt")]})
     results = run_cases(cases, limit=30.0)
+    print("\nfuzz:", {"cases": len(results), **{v: sum(r["verdict"] == v for r in results) for v in
+                                                 {r["verdict"] for r in results}}})
     bad = [r for r in results if r["verdict"] not in ("error", "ok")]
     assert not bad, "\n".join(f"{r['id']}: {r['verdict']} {r.get('detail')} {r.get('stderr', '')[-200:]}" for r in bad)
     # every one of these is refused; none is "accepted" by doing something absurd

@@ -16,6 +16,8 @@ import time
 
 import numpy as np
 
+from ...io.session import MAX_ABS_SAMPLE
+
 
 class LiveFeed:
     """A ring of the last ``seconds`` of audio and the last video frames, with arrival times.
@@ -35,6 +37,7 @@ class LiveFeed:
         self._frames: collections.deque = collections.deque(maxlen=max_frames)  # (sample index, rgb)
         self._cond = threading.Condition()
         self.closed: str | None = None  # why the source ended, once it has
+        self.nonfinite = 0  # samples that arrived NaN, inf or absurd, and went into the ring as 0
 
     @property
     def end(self) -> int:
@@ -43,6 +46,11 @@ class LiveFeed:
     def push_audio(self, start: int, block: np.ndarray, wall: float | None = None) -> None:
         wall = time.time() if wall is None else wall
         block = np.asarray(block, np.float32)
+        if block.size and not (-MAX_ABS_SAMPLE <= block.min() and block.max() <= MAX_ABS_SAMPLE):
+            # as a session's reader does: a bad converter's NaN would blank every picture
+            ok = np.abs(block) <= MAX_ABS_SAMPLE
+            self.nonfinite += int(block.size - np.count_nonzero(ok))
+            block = np.where(ok, block, np.float32(0))
         with self._cond:
             if start > self._end:  # lost audio: silence in its place, time kept
                 self._write(np.zeros((min(start - self._end, self._cap), self.n_channels), np.float32), start)

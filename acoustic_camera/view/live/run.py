@@ -113,7 +113,7 @@ def run_live(source: SimulatedSource | DeviceSource, *, settings: ViewSettings =
 
     def status(feed: LiveFeed) -> dict:
         return {"seconds": feed.end / feed.sample_freq, "closed": feed.closed,
-                "recording": None if record is None else str(record)}
+                "recording": None if record is None else str(record), "nonfinite_samples": feed.nonfinite}
 
     try:
         if isinstance(source, SimulatedSource):
