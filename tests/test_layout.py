@@ -28,6 +28,7 @@ GROUPS = [  # (prefix, group, rank); the first matching prefix wins
     ("acoustic_camera.array", "array", 1),
     ("acoustic_camera.io.live", "sources", 3),
     ("acoustic_camera.io.dualcam", "sources", 3),
+    ("acoustic_camera.io.import_audio", "sources", 3),
     ("acoustic_camera.io", "formats", 2),
     ("acoustic_camera.sim", "sources", 3),
     ("acoustic_camera.beamform", "beamform", 3),

@@ -1,4 +1,5 @@
-"""``acam import dualcam`` and ``acam import dualcam-mfcc``: recordings of the DualCam itself."""
+"""``acam import audio`` (any array's recording, with its video or photo), ``acam import dualcam``
+and ``acam import dualcam-mfcc`` (recordings of the DualCam itself)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ import click
 from ..catalog import SCENARIOS
 from ..constants import DUALCAM_BROKEN_MICS
 from . import main
-from .common import parse_numbers, progress_bar, session_argument, writes_files
+from .. import options
+from .common import Checked, parse_numbers, progress_bar, session_argument, writes_files
 
 
 @main.group("import")
 def import_():
-    """Turn recordings made with the DualCam itself into acam files."""
+    """Turn recordings made outside acam into acam files."""
 
 
 @import_.command("dualcam")
@@ -53,3 +55,52 @@ def import_dualcam_mfcc_cmd(session, src, out, overwrite, quiet):
 
     r = import_dualcam_mfcc(src, session, out or acoustic_path_for(session), overwrite=overwrite)
     click.echo(f"wrote {r['path']}: {r['frames']} MFCC images ({r['padded_frames']} zero-padded to 12 coefficients)")
+
+
+@import_.command("audio")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--geometry", required=True, help="The array: a preset (dualcam128, uma16) or an Acoular XML file.")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Session file to write.")
+@click.option("--channels", default=None, help="File channels onto the geometry's microphones, in order: 0-15, 3,1,2,... "
+                                               "(default: all, when the counts match).")
+@click.option("--bad", default="", help="Microphones to mark dead (0-based), comma-separated.")
+@click.option("--video", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="The camera's video (any container OpenCV reads).")
+@click.option("--video-offset", default=0.0, show_default=True, type=Checked(options.Real(-86400, 86400, unit="s")),
+              help="Seconds of audio before the video's first frame (negative: the video started first).")
+@click.option("--picture", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="One photo shown behind every frame (instead of a video).")
+@click.option("--hfov", default=None, type=Checked(options.Real(1.0, 179.0, unit="degrees")),
+              help="The camera's horizontal field of view, degrees [default: 60]; the size is the picture's.")
+@click.option("--calibration", "camera_from", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="Take the camera (intrinsics) from this calibration file (acam calibrate camera).")
+@click.option("--fps", default=12.0, show_default=True, type=Checked(options.FPS),
+              help="Frames per second with --picture or without a picture.")
+@click.option("--label", default="", help="Class label to store.")
+@writes_files
+def import_audio_cmd(files, geometry, out, channels, bad, video, video_offset, picture, hfov, camera_from, fps, label,
+                     overwrite, quiet):
+    """FILES (one recording; several are joined in order): multichannel WAV (also RF64, W64,
+    WAVE_FORMAT_EXTENSIBLE; 16/24/32-bit integer or float), FLAC, CAF, or Acoular HDF5 time
+    data -> a session file, with the video or photo of the scene. The rate is kept as recorded."""
+    from ..array.geometry import load_geometry
+    from ..io.import_audio import import_audio
+
+    camera = None
+    if camera_from is not None:
+        from ..io.calibration import load_calibration
+
+        cal = load_calibration(camera_from)
+        if cal.camera is None:
+            from ..errors import AcamError
+
+            raise AcamError(f"{camera_from}: camera: expected a calibrated camera (acam calibrate camera), found none")
+        camera = cal.camera.camera()
+    mics = parse_numbers(bad, "--bad", int) if bad.strip() else ()
+    with progress_bar("import", "sample", quiet, unit_scale=True) as progress:
+        r = import_audio(list(files), out, geometry=load_geometry(geometry), channels=channels, bad=mics, video=video,
+                         video_offset=video_offset, picture=picture, camera=camera, hfov=hfov, fps=fps,
+                         overwrite=overwrite, progress=progress, metadata={"label": label})
+    click.echo(f"wrote {r['path']}: {r['samples'] / r['sample_freq']:.2f} s, {r['samples']} samples x {r['channels']} "
+               f"microphones at {r['sample_freq']:g} Hz from {r['files']} file(s), {r['frames']} frames ({r['picture']}); "
+               f"{r['mb_per_s']:.0f} MB/s")
