@@ -172,7 +172,8 @@ def _commands(group=main, path=()):
 
 
 WRITERS = {("capture",), ("beamform",), ("render",), ("plot", "array"), ("plot", "spectrum"), ("import", "dualcam"),
-           ("import", "dualcam-mfcc"), ("train",), ("evaluate",), ("features",), ("array", "design")}
+           ("import", "dualcam-mfcc"), ("import", "audio"), ("export",), ("train",), ("evaluate",), ("features",),
+           ("array", "design")}
 
 
 def test_every_option_has_help_and_every_writer_overwrite_and_quiet():

@@ -159,3 +159,31 @@ def test_an_acoular_simulated_source_beamforms_to_its_cell(tmp_path):
             cell = a.grid.pixels[r, c]
             cw, ch = s.camera.width / 24, s.camera.height / 18
             assert abs(cell[0] - u) <= 1.5 * cw and abs(cell[1] - v) <= 1.5 * ch, (name, cell, (u, v))
+
+
+def test_export_and_import_round_trip_and_maps_leave_with_their_grid(noise, tmp_path):
+    import soundfile as sf
+
+    from acoustic_camera.beamform.pipeline import beamform_session
+    from acoustic_camera.io.acoustic import open_acoustic
+    from acoustic_camera.io.export import export_maps, export_wav
+
+    p = tmp_path / "rec.wav"
+    sf.write(p, noise, FS, subtype="FLOAT")
+    s1 = tmp_path / "s1.h5"
+    import_audio([p], s1, geometry=preset("uma16"))
+    export_wav(s1, tmp_path / "back.wav")
+    assert np.array_equal(sf.read(tmp_path / "back.wav", dtype="float32")[0], noise)  # float32: sample-exact
+    export_wav(s1, tmp_path / "two.wav", channels=[3, 1], subtype="pcm24")
+    back, want = sf.read(tmp_path / "two.wav", dtype="float32")[0], noise[:, [3, 1]]
+    inside = np.abs(want) < 0.999  # 24-bit is full scale +-1: beyond it clipped (and said)
+    assert np.allclose(back[inside], want[inside], rtol=0, atol=2**-23) and np.all(np.abs(back[~inside]) >= 0.999)
+    beamform_session(s1, features=("energy",), grid=(6, 8), backend="numpy")
+    export_maps(tmp_path / "s1.acoustic.h5", tmp_path / "m.npz")
+    export_maps(tmp_path / "s1.acoustic.h5", tmp_path / "m.csv")
+    with open_acoustic(tmp_path / "s1.acoustic.h5") as a, np.load(tmp_path / "m.npz") as z:
+        assert np.array_equal(z["energy_db"], a.energy_db[:]) and np.array_equal(z["pixels"], a.grid.pixels)
+        table = np.loadtxt(tmp_path / "m.csv", delimiter=",", skiprows=1)
+        assert table.shape == (a.n_frames * 48, 7) and np.allclose(table[:, 6], np.asarray(a.energy_db[:]).ravel(), atol=1e-3)
+    with pytest.raises(AcamError, match="ending in .npz or .csv"):
+        export_maps(tmp_path / "s1.acoustic.h5", tmp_path / "m.txt")

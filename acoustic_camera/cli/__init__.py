@@ -57,4 +57,4 @@ def main():
     """acam: the open acoustic camera toolkit."""
 
 
-from . import array, beamform, calibrate, capture, dataset, imports, info, live, models, view  # noqa: E402,F401  (registers the commands)
+from . import array, beamform, calibrate, capture, dataset, export, imports, info, live, models, view  # noqa: E402,F401  (registers the commands)
