@@ -24,6 +24,7 @@ def noise():
 def _imported(path, tmp_path, **kw):
     out = tmp_path / f"{Path(path[0] if isinstance(path, list) else path).stem}.h5"
     kw.setdefault("geometry", preset("uma16"))
+    kw.setdefault("overwrite", True)
     r = import_audio([path] if not isinstance(path, list) else path, out, **kw)
     with open_session(out) as s:
         return r, s.audio(), s.sample_freq, s.n_frames, s.camera
@@ -187,3 +188,30 @@ def test_export_and_import_round_trip_and_maps_leave_with_their_grid(noise, tmp_
         assert table.shape == (a.n_frames * 48, 7) and np.allclose(table[:, 6], np.asarray(a.energy_db[:]).ravel(), atol=1e-3)
     with pytest.raises(AcamError, match="ending in .npz or .csv"):
         export_maps(tmp_path / "s1.acoustic.h5", tmp_path / "m.txt")
+
+
+def test_a_sensitivity_makes_the_levels_physical(tmp_path):
+    """A 94 dB SPL (1 Pa RMS) 1 kHz tone recorded by MEMS microphones of -26 dBFS sensitivity:
+    imported with --sensitivity -26dBFS it is 1 Pa RMS again (94.0 dB SPL); per-microphone
+    values and volts (mV/Pa) too; a sensitivity of 0 or NaN is one line."""
+    import soundfile as sf
+
+    t = np.arange(FS) / FS
+    pa = np.sqrt(2) * np.sin(2 * np.pi * 1000 * t)  # 1 Pa RMS
+    fs_units = (pa * 10 ** (-26 / 20))[:, None].repeat(16, 1)
+    p = tmp_path / "tone.wav"
+    sf.write(p, fs_units, FS, subtype="PCM_24")
+    _, x, _, _, _ = _imported(p, tmp_path, sensitivity="-26dBFS")
+    spl = 20 * np.log10(np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=0)) / 20e-6)
+    assert np.all(np.abs(spl - 93.98) < 0.01), spl
+    per_mic = ",".join(["-26dBFS"] * 15 + ["-20dBFS"])
+    _, x, _, _, _ = _imported(p, tmp_path, sensitivity=per_mic)
+    assert abs(20 * np.log10(np.std(x[:, 15]) / np.std(x[:, 0])) + 6) < 0.01  # a 6 dB hotter mic read 6 dB lower
+    volts = tmp_path / "volts.wav"
+    sf.write(volts, (pa * 0.012)[:, None].repeat(16, 1), FS, subtype="FLOAT")
+    _, x, _, _, _ = _imported(volts, tmp_path, sensitivity="12mV/Pa")
+    assert np.allclose(np.sqrt(np.mean(x.astype(np.float64) ** 2, axis=0)), 1.0, rtol=1e-4)
+    for bad in ("0mV/Pa", "nanV/Pa", "-26", "-26dBFS,-20dBFS"):
+        with pytest.raises(AcamError, match="--sensitivity"):
+            import_audio([p], tmp_path / "bad.h5", geometry=preset("uma16"), sensitivity=bad)
+        assert not (tmp_path / "bad.h5").exists()

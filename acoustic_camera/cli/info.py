@@ -82,6 +82,7 @@ def _session_lines(path: Path, scan: bool = True) -> list[str]:
             f"scenario:    {md.get('scenario', '')}    label: {md.get('label', '')}    subject: {md.get('subject', '')}",
             f"audio:       {s.duration:.3f} s, {s.n_samples} samples x {s.n_channels} channels at {s.sample_freq:g} Hz, float32 "
             f"({human_bytes(s.n_samples * s.n_channels * 4)} raw)",
+            f"units:       {md.get('units', 'Pa')}",
             f"array:       {s.geometry.name}, {s.n_channels} mics, {int(s.geometry.good.sum())} good, aperture "
             f"{s.geometry.aperture:.3f} m; bad mics: {bad if bad else 'none'}",
             f"audio gaps:  {len(s.audio_gaps)} ({int(s.audio_gaps[:, 1].sum()) if len(s.audio_gaps) else 0} samples lost)",

@@ -191,3 +191,36 @@ def parse_channels(text: str | None, n_file: int, n_mics: int, name: str = "--ch
     if len(set(chans)) != len(chans):
         raise AcamError(f"{name}: expected each channel once, found {text[:60]!r} naming one twice")
     return tuple(chans)
+
+
+SENSITIVITY_FORMS = "-26dBFS (full scale at 94 dB SPL), 12mV/Pa or 0.012V/Pa (samples in volts), 1/Pa (units per pascal)"
+
+
+def parse_sensitivity(text: str, n_mics: int, name: str = "--sensitivity") -> tuple[np.ndarray, str]:
+    """Sample units per pascal for each microphone, from one value or one per microphone
+    (comma-separated), each in one of :data:`SENSITIVITY_FORMS`; and a description to store.
+
+    A MEMS datasheet's "-26 dBFS" means a 94 dB SPL tone (1 Pa RMS) reads -26 dB re full scale:
+    10^(-26/20) = 0.0501 full-scale units per pascal. A measurement microphone's "12 mV/Pa"
+    applies to samples in volts (a DAQ's HDF5): 0.012 volts per pascal."""
+    from .. import options
+
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if len(items) not in (1, n_mics):
+        raise AcamError(f"{name}: expected one sensitivity or {n_mics} (one per microphone), found {len(items)}")
+    out = []
+    for t in items:
+        low = t.lower().replace(" ", "")
+        for suffix, scale in (("dbfs", None), ("mv/pa", 1e-3), ("v/pa", 1.0), ("/pa", 1.0)):
+            if low.endswith(suffix):
+                value = low[: -len(suffix)]
+                break
+        else:
+            raise AcamError(f"{name}: expected a sensitivity such as {SENSITIVITY_FORMS}, found {t[:40]!r}")
+        if scale is None:
+            db = options.Real(-200.0, 60.0, unit="dBFS")(value, name)
+            out.append(10 ** (db / 20))
+        else:
+            out.append(options.Real(1e-9, 1e9, unit="per Pa")(value, name) * scale)
+    s = np.asarray(out * (n_mics if len(out) == 1 else 1), dtype=np.float64)
+    return s, f"{text[:200]} ({s.min():.4g}-{s.max():.4g} units per Pa)"

@@ -8,8 +8,10 @@ The rules (each refusal one line naming the file, the field, what was expected, 
 
 - The audio keeps its rate (8 to 192 kHz are the recorders'; acam takes 1 to 384 kHz); channel
   ``channels[m]`` of the file becomes microphone m of the geometry; ``bad`` marks microphones
-  dead. Samples are stored as read (float files as they are, integer files scaled to full
-  scale +-1): levels are then "dB re full scale" until a sensitivity is known.
+  dead. With a ``sensitivity`` (:func:`.audiofiles.parse_sensitivity`) samples are stored in
+  pascals, as the simulator's are; without one as read (float files as they are, integer files
+  scaled to full scale +-1), and the session's ``units`` say so: levels are then dB re full
+  scale, not SPL.
 - A video's frame k shown at ``t_k + video_offset`` seconds of the audio (``t_k`` its own
   timestamp; a positive offset: the video started after the audio). Frames that fall outside
   the audio are left out. The video must cover the audio to within one frame at each end
@@ -41,10 +43,11 @@ from ..array.geometry import ArrayGeometry
 from ..constants import CAMERA_HFOV_DEG, CAMERA_HEIGHT, CAMERA_WIDTH, VIDEO_FPS
 from ..errors import AcamError
 from .atomic import atomic_output, check_output
-from .audiofiles import open_recording, parse_channels
+from .audiofiles import open_recording, parse_channels, parse_sensitivity
 from .session import SessionWriter
 
 DEVICE = "imported recording"
+UNITS_AS_RECORDED = "full scale (as recorded; integer files scaled to +-1): levels are dB re full scale, not SPL"
 
 
 def _read_picture(path) -> np.ndarray:
@@ -116,7 +119,8 @@ class _Video:
 def import_audio(paths, out_path, *, geometry: ArrayGeometry, channels: str | None = None, bad=(),
                  video=None, video_offset: float = 0.0, picture=None, camera: Camera | None = None,
                  hfov: float | None = None, fps: float = VIDEO_FPS, overwrite: bool = False,
-                 progress: Callable[[int, int], None] | None = None, metadata: dict | None = None) -> dict:
+                 progress: Callable[[int, int], None] | None = None, metadata: dict | None = None,
+                 sensitivity: str | None = None) -> dict:
     """Import a recording (one or several files, joined) into a session file; returns a summary.
     See the module's docstring for the rules."""
     t0 = time.perf_counter()
@@ -127,6 +131,12 @@ def import_audio(paths, out_path, *, geometry: ArrayGeometry, channels: str | No
         raise AcamError("--video and --picture: give one (a video, or one photo behind every frame)")
     options.SAMPLE_RATE(rec.sample_freq, f"{rec.parts[0].path}: sample rate")
     chans = np.asarray(parse_channels(channels, rec.n_channels, geometry.n_mics))
+    if sensitivity is not None:
+        sens, sens_text = parse_sensitivity(sensitivity, geometry.n_mics)
+        per_pa = (1.0 / sens).astype(np.float32)
+        units = f"Pa (sensitivity {sens_text})"
+    else:
+        per_pa, units = None, UNITS_AS_RECORDED
     if len(tuple(bad)):
         geometry = geometry.with_bad(bad)
     video_offset = options.Real(-86400.0, 86400.0, unit="s")(video_offset, "--video-offset")
@@ -161,7 +171,7 @@ def import_audio(paths, out_path, *, geometry: ArrayGeometry, channels: str | No
     md = {"device": DEVICE, "label": "", "scenario": "", "subject": "",
           "source_files": [str(p.path) for p in rec.parts], "source_encoding": [p.encoding for p in rec.parts],
           "file_boundaries": list(rec.starts[1:]), "channels": chans.tolist(),
-          "units": "as recorded (integer files scaled to full scale 1.0)",
+          "units": units,
           "video": str(video) if video is not None else None, "video_offset_s": video_offset if video is not None else None,
           "picture": str(picture) if picture is not None else None, **(metadata or {})}
     frames_written = 0
@@ -173,7 +183,8 @@ def import_audio(paths, out_path, *, geometry: ArrayGeometry, channels: str | No
                 pending = next(frames, None) if frames is not None else None
                 k_still = 0
                 for a, block in rec.blocks():
-                    w.write_audio(block[:, chans])
+                    x = block[:, chans]
+                    w.write_audio(x if per_pa is None else x * per_pa)
                     end = a + len(block)
                     # the frames shown up to the end of the audio written so far
                     if vid is not None:
