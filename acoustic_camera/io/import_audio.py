@@ -158,6 +158,7 @@ def import_audio(paths, out_path, *, geometry: ArrayGeometry, channels: str | No
         video_fps = vid.fps
     else:
         still = _read_picture(picture) if picture is not None else grid_picture()
+        still.setflags(write=False)  # the writer encodes a read-only picture once
         size = (still.shape[1], still.shape[0])
         video_fps = options.FPS(fps, "--fps")
     if camera is not None:

@@ -305,9 +305,15 @@ class SessionWriter:
         at = self._jpeg.shape[0]
         index, blobs = [], []
         for fr in frames:
-            ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(fr[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
-            if not ok:
-                raise AcamError(f"{self.path}: /video/jpeg: OpenCV could not encode a frame as JPEG")
+            memo = getattr(self, "_still", None)
+            if memo is not None and memo[0] is fr.base and not fr.flags.writeable:
+                buf = memo[1]  # a read-only picture written again (an import's photo): encoded once
+            else:
+                ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(fr[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+                if not ok:
+                    raise AcamError(f"{self.path}: /video/jpeg: OpenCV could not encode a frame as JPEG")
+                if not fr.flags.writeable and fr.base is not None:
+                    self._still = (fr.base, buf)
             index.append((at, len(buf)))
             blobs.append(buf.ravel())
             at += len(buf)
