@@ -215,3 +215,58 @@ def test_a_sensitivity_makes_the_levels_physical(tmp_path):
         with pytest.raises(AcamError, match="--sensitivity"):
             import_audio([p], tmp_path / "bad.h5", geometry=preset("uma16"), sensitivity=bad)
         assert not (tmp_path / "bad.h5").exists()
+
+
+def _acoular_xml(name):
+    import os
+
+    import acoular as ac
+
+    return Path(os.path.dirname(ac.__file__)) / "xml" / name
+
+
+def test_the_mirrored_vendor_file_is_the_y_flip_of_the_other():
+    """Acoular ships the UMA-16 twice (its issue #63): one file is the other mirrored top to
+    bottom, which --flip-y undoes (a mirrored layout would show every source at its mirror image)."""
+    from acoustic_camera.array.geometry import ArrayGeometry
+
+    a = ArrayGeometry.from_xml(_acoular_xml("minidsp_uma-16.xml"))
+    b = ArrayGeometry.from_xml(_acoular_xml("minidsp_uma-16_mirrored.xml"))
+    flipped = b.mirrored_y().positions
+    assert not np.allclose(a.positions, b.positions)
+    assert sorted(map(tuple, np.round(flipped, 6))) == sorted(map(tuple, np.round(a.positions, 6)))
+
+
+def test_a_moving_acoular_source_on_a_64_mic_array_at_51200_hz_is_followed(tmp_path):
+    """Acoular's MovingPointSource on its Trajectory, its 64-microphone array at 51.2 kHz, written by
+    WriteH5: imported and beamformed, the peak follows the source from left to right, each
+    frame's peak within 1.5 cells of where the source was."""
+    import acoular as ac
+
+    from acoustic_camera.array.geometry import ArrayGeometry
+    from acoustic_camera.beamform.pipeline import beamform_session
+    from acoustic_camera.io.acoustic import open_acoustic
+
+    fs, seconds, z = 51200, 1.0, 1.2
+    xml = _acoular_xml("array_64.xml")
+    mics = ac.MicGeom(file=str(xml))
+    traj = ac.Trajectory(points={0.0: (-0.4, 0.1, z), seconds: (0.4, 0.1, z)})
+    src = ac.MovingPointSource(signal=ac.WNoiseGenerator(sample_freq=fs, num_samples=int(fs * seconds), seed=2),
+                               mics=mics, trajectory=traj, start=0.0)
+    ac.WriteH5(source=src, file=str(tmp_path / "moving.h5")).save()
+    out = tmp_path / "s.h5"
+    import_audio([tmp_path / "moving.h5"], out, geometry=ArrayGeometry.from_xml(xml), hfov=90)
+    beamform_session(out, features=("energy",), band=(2000.0, 10000.0), grid=(18, 24), focus_distance=z, nfft=2048,
+                     backend="numpy")
+    with open_session(out) as s, open_acoustic(tmp_path / "s.acoustic.h5") as a:
+        e = np.asarray(a.energy_db[:])
+        cw = s.camera.width / 24
+        cols = []
+        for k in range(1, s.n_frames - 1):  # the two end frames hang over the recording's ends
+            t = s.frame_time[k]
+            x = -0.4 + 0.8 * t / seconds
+            u = s.camera.project(np.array([[x, 0.1, z]]))[0][0][0]
+            r, c = np.unravel_index(np.argmax(e[k]), e[k].shape)
+            assert abs(a.grid.pixels[r, c, 0] - u) <= 1.5 * cw, (k, a.grid.pixels[r, c, 0], u)
+            cols.append(c)
+        assert cols[-1] - cols[0] >= 6 and np.all(np.diff(cols) >= 0)

@@ -122,6 +122,14 @@ class ArrayGeometry:
         p = self.positions[self.good]
         return float(pdist(p).max()) if len(p) > 1 else 0.0
 
+    def mirrored_y(self) -> "ArrayGeometry":
+        """The layout mirrored top to bottom (y -> -y): for a vendor file written with y up where
+        acam's array frame has y down (Acoular's issue #63: a mirrored UMA-16 file). A mirrored
+        layout puts every source at its mirror image in the picture, so it must be right."""
+        from dataclasses import replace
+
+        return replace(self, positions=self.positions * np.array([1.0, -1.0, 1.0]), name=f"{self.name} (y mirrored)")
+
     def with_bad(self, indices) -> "ArrayGeometry":
         """A copy with the given microphone indices (0-based) marked bad, in addition to those already bad."""
         bad = self.bad.copy()

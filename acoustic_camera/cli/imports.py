@@ -76,13 +76,15 @@ def import_dualcam_mfcc_cmd(session, src, out, overwrite, quiet):
               help="Take the camera (intrinsics) from this calibration file (acam calibrate camera).")
 @click.option("--fps", default=12.0, show_default=True, type=Checked(options.FPS),
               help="Frames per second with --picture or without a picture.")
+@click.option("--flip-y", is_flag=True, help="Mirror the geometry top to bottom (a vendor file written with y up; "
+                                            "acam's array frame has y down, as the camera's).")
 @click.option("--sensitivity", default=None,
               help="Microphone sensitivity, one value or one per microphone: -26dBFS (full scale at 94 dB SPL, the "
                    "MEMS datasheet form), 12mV/Pa (samples in volts); the audio is then stored in pascals.")
 @click.option("--label", default="", help="Class label to store.")
 @writes_files
 def import_audio_cmd(files, geometry, out, channels, bad, video, video_offset, picture, hfov, camera_from, fps,
-                     sensitivity, label, overwrite, quiet):
+                     flip_y, sensitivity, label, overwrite, quiet):
     """FILES (one recording; several are joined in order): multichannel WAV (also RF64, W64,
     WAVE_FORMAT_EXTENSIBLE; 16/24/32-bit integer or float), FLAC, CAF, or Acoular HDF5 time
     data -> a session file, with the video or photo of the scene. The rate is kept as recorded."""
@@ -101,7 +103,8 @@ def import_audio_cmd(files, geometry, out, channels, bad, video, video_offset, p
         camera = cal.camera.camera()
     mics = parse_numbers(bad, "--bad", int) if bad.strip() else ()
     with progress_bar("import", "sample", quiet, unit_scale=True) as progress:
-        r = import_audio(list(files), out, geometry=load_geometry(geometry), channels=channels, bad=mics, video=video,
+        geo = load_geometry(geometry)
+        r = import_audio(list(files), out, geometry=geo.mirrored_y() if flip_y else geo, channels=channels, bad=mics, video=video,
                          video_offset=video_offset, picture=picture, camera=camera, hfov=hfov, fps=fps,
                          overwrite=overwrite, progress=progress, metadata={"label": label}, sensitivity=sensitivity)
     click.echo(f"wrote {r['path']}: {r['samples'] / r['sample_freq']:.2f} s, {r['samples']} samples x {r['channels']} "
