@@ -15,6 +15,9 @@ import pytest
 
 from conftest import run_acam
 
+# real file systems filled up, every writer: `make test` runs them, the fast loop does not
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def small_disk(tmp_path):
