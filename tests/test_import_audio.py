@@ -130,7 +130,7 @@ def test_bad_input_is_one_line_and_leaves_no_file(noise, tmp_path):
         assert not out.exists() and not (tmp_path / "x.partial.h5").exists()
 
 
-def test_an_acoular_simulated_source_beamforms_to_its_cell(tmp_path):
+def test_an_acoular_simulated_source_beamforms_to_its_cell(tmp_path, acoular_here):
     """Acoular's own writers (WriteH5, WriteWAV) on its PointSource, on its shipped UMA-16 file at
     48 kHz: imported, beamformed, the peak within one cell of the source's pixel."""
     import os
@@ -217,6 +217,17 @@ def test_a_sensitivity_makes_the_levels_physical(tmp_path):
         assert not (tmp_path / "bad.h5").exists()
 
 
+@pytest.fixture
+def acoular_here(tmp_path):
+    """Acoular, caching in the test's folder: by default it writes ./cache in the working tree."""
+    import acoular as ac
+
+    before = ac.config.cache_dir
+    ac.config.cache_dir = str(tmp_path / "acoular-cache")
+    yield ac
+    ac.config.cache_dir = before
+
+
 def _acoular_xml(name):
     import os
 
@@ -237,7 +248,7 @@ def test_the_mirrored_vendor_file_is_the_y_flip_of_the_other():
     assert sorted(map(tuple, np.round(flipped, 6))) == sorted(map(tuple, np.round(a.positions, 6)))
 
 
-def test_a_moving_acoular_source_on_a_64_mic_array_at_51200_hz_is_followed(tmp_path):
+def test_a_moving_acoular_source_on_a_64_mic_array_at_51200_hz_is_followed(tmp_path, acoular_here):
     """Acoular's MovingPointSource on its Trajectory, its 64-microphone array at 51.2 kHz, written by
     WriteH5: imported and beamformed, the peak follows the source from left to right, each
     frame's peak within 1.5 cells of where the source was."""
