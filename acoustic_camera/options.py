@@ -260,3 +260,5 @@ IMAGE_SIDE = Count(32, 1024, "px")
 PER_SECOND = Count(1, 240)
 PIXELS = Real(0.0, 1e5, lo_open=True, unit="px")
 SEEDS = Count(1, 1000)
+VIDEO_OFFSET = Real(-86400.0, 86400.0, unit="s")  # a video started up to a day before or after its audio
+HFOV_DEG = Real(1.0, 179.0, unit="degrees")  # a camera's horizontal field of view

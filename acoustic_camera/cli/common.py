@@ -81,15 +81,15 @@ def parse_band(text: str, option: str = "--band") -> tuple[float, float | None]:
     return options.band(text, option)
 
 
-def parse_numbers(text: str, option: str, kind=float, count: int | None = None, limit=None) -> tuple:
-    """'1,2,3' -> (1, 2, 3) of ``kind``, each finite (and checked by ``limit``, a parser of
-    :mod:`.options`, when given); ``count`` fixes how many, and at most 10000 in any case."""
+def parse_numbers(text: str, option: str, kind=float, count: int | None = None) -> tuple:
+    """'1,2,3' -> (1, 2, 3) of ``kind``, each finite; ``count`` fixes how many, and at most 10000
+    in any case."""
     what = f"{count} " if count else ""
     expected = f"{what}comma-separated {'integers' if kind is int else 'numbers'}"
     items = [v for v in text.split(",") if v.strip()]
     if not items or len(items) > 10000 or (count is not None and len(items) != count):
         raise AcamError(f"{option}: expected {expected}, found {text[:60]!r}")
-    parse = limit or (options.Count(-2**31, 2**31 - 1) if kind is int else options.Real())
+    parse = options.Count(-2**31, 2**31 - 1) if kind is int else options.Real()
     try:
         return tuple(kind(parse(v, option)) for v in items)
     except AcamError as exc:

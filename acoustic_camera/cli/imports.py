@@ -66,11 +66,11 @@ def import_dualcam_mfcc_cmd(session, src, out, overwrite, quiet):
 @click.option("--bad", default="", help="Microphones to mark dead (0-based), comma-separated.")
 @click.option("--video", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="The camera's video (any container OpenCV reads).")
-@click.option("--video-offset", default=0.0, show_default=True, type=Checked(options.Real(-86400, 86400, unit="s")),
+@click.option("--video-offset", default=0.0, show_default=True, type=Checked(options.VIDEO_OFFSET),
               help="Seconds of audio before the video's first frame (negative: the video started first).")
 @click.option("--picture", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="One photo shown behind every frame (instead of a video).")
-@click.option("--hfov", default=None, type=Checked(options.Real(1.0, 179.0, unit="degrees")),
+@click.option("--hfov", default=None, type=Checked(options.HFOV_DEG),
               help="The camera's horizontal field of view, degrees [default: 60]; the size is the picture's.")
 @click.option("--calibration", "camera_from", default=None, type=click.Path(dir_okay=False, path_type=Path),
               help="Take the camera (intrinsics) from this calibration file (acam calibrate camera).")

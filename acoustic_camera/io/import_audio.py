@@ -139,7 +139,7 @@ def import_audio(paths, out_path, *, geometry: ArrayGeometry, channels: str | No
         per_pa, units = None, UNITS_AS_RECORDED
     if len(tuple(bad)):
         geometry = geometry.with_bad(bad)
-    video_offset = options.Real(-86400.0, 86400.0, unit="s")(video_offset, "--video-offset")
+    video_offset = options.VIDEO_OFFSET(video_offset, "--video-offset")
     fs, n = rec.sample_freq, rec.n_samples
     duration = n / fs
 
@@ -167,7 +167,7 @@ def import_audio(paths, out_path, *, geometry: ArrayGeometry, channels: str | No
                             f"{camera.width}x{camera.height}")
     else:
         hfov = CAMERA_HFOV_DEG if hfov is None else hfov
-        camera = Camera.with_fov(options.Real(1.0, 179.0, unit="degrees")(hfov, "--hfov"), size[0], size[1])
+        camera = Camera.with_fov(options.HFOV_DEG(hfov, "--hfov"), size[0], size[1])
 
     md = {"device": DEVICE, "label": "", "scenario": "", "subject": "",
           "source_files": [str(p.path) for p in rec.parts], "source_encoding": [p.encoding for p in rec.parts],
